@@ -1,0 +1,115 @@
+/**
+ * Property diffs between JSON objects: what travels instead of whole objects.
+ *
+ * A diff is top-level only: `set` maps each changed or added property to its new value (nested
+ * values are replaced whole), `unset` names removed properties. `id` is never part of a diff.
+ */
+
+import { FORBIDDEN_KEYS } from './protocol.js';
+
+/** A top-level property diff. */
+export interface Diff {
+  set: Record<string, unknown>;
+  unset: string[];
+}
+
+const hasOwn = (o: object, key: string): boolean => Object.prototype.hasOwnProperty.call(o, key);
+
+/** Structural equality of JSON values (key order ignored). */
+export function deepEqual(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  if (a === null || b === null || typeof a !== 'object' || typeof b !== 'object') return false;
+  if (Array.isArray(a) !== Array.isArray(b)) return false;
+  if (Array.isArray(a)) {
+    const other = b as unknown[];
+    if (a.length !== other.length) return false;
+    for (let i = 0; i < a.length; i++) if (!deepEqual(a[i], other[i])) return false;
+    return true;
+  }
+  const ak = Object.keys(a);
+  if (ak.length !== Object.keys(b).length) return false;
+  for (const key of ak) {
+    if (!hasOwn(b, key) || !deepEqual((a as Record<string, unknown>)[key], (b as Record<string, unknown>)[key])) {
+      return false;
+    }
+  }
+  return true;
+}
+
+/**
+ * A deep copy of JSON data as plain objects. `undefined` properties are dropped, like JSON does;
+ * non-JSON values (functions, symbols) are dropped too. Used wherever data crosses an ownership
+ * boundary (a handler's result, a caller's argument) so nobody mutates someone else's object.
+ * Forbidden keys (`__proto__`...) are dropped, so a copy can never change a prototype.
+ */
+export function clone<T>(value: T): T {
+  if (value === null || typeof value !== 'object') return value;
+  if (Array.isArray(value)) return value.map((item) => (item === undefined ? null : clone(item))) as T;
+  if (value instanceof Date) return value.toJSON() as T;
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(value)) {
+    const item = (value as Record<string, unknown>)[key];
+    if (item === undefined || typeof item === 'function' || typeof item === 'symbol') continue;
+    if (FORBIDDEN_KEYS.has(key)) continue;
+    out[key] = clone(item);
+  }
+  return out as T;
+}
+
+/** The diff that turns `prev` into `next`, ignoring `id`. Empty when they are equal. */
+export function diff(prev: Record<string, unknown>, next: Record<string, unknown>): Diff {
+  const set: Record<string, unknown> = {};
+  const unset: string[] = [];
+  for (const key of Object.keys(next)) {
+    if (key === 'id' || next[key] === undefined) continue;
+    if (!hasOwn(prev, key) || !deepEqual(prev[key], next[key])) set[key] = next[key];
+  }
+  for (const key of Object.keys(prev)) {
+    if (key === 'id') continue;
+    if (!hasOwn(next, key) || next[key] === undefined) unset.push(key);
+  }
+  return { set, unset };
+}
+
+/** True when a diff changes nothing. */
+export function isEmptyDiff(d: Diff): boolean {
+  return d.unset.length === 0 && Object.keys(d.set).length === 0;
+}
+
+/**
+ * Applies a diff to `target` in place (so holders of the reference see it) and returns the
+ * changes it really made: property -> new value, `undefined` for removed ones. `id` and forbidden
+ * keys are never written.
+ */
+export function applyDiff(
+  target: Record<string, unknown>,
+  set: Record<string, unknown> | undefined,
+  unset: readonly string[] | undefined,
+): Record<string, unknown> {
+  const changes: Record<string, unknown> = {};
+  if (set) {
+    for (const key of Object.keys(set)) {
+      if (key === 'id' || FORBIDDEN_KEYS.has(key)) continue;
+      if (hasOwn(target, key) && deepEqual(target[key], set[key])) continue;
+      target[key] = clone(set[key]);
+      changes[key] = set[key];
+    }
+  }
+  if (unset) {
+    for (const key of unset) {
+      if (key === 'id' || !hasOwn(target, key)) continue;
+      delete target[key];
+      changes[key] = undefined;
+    }
+  }
+  return changes;
+}
+
+/** Replaces the contents of `target` with `source` in place; returns the changes, like `applyDiff`. */
+export function replaceContents(
+  target: Record<string, unknown>,
+  source: Record<string, unknown>,
+): Record<string, unknown> {
+  const d = diff(target, source);
+  return applyDiff(target, d.set, d.unset);
+}

@@ -1,0 +1,101 @@
+/**
+ * Options of the server engine, each with its default, merged once.
+ */
+import type { Namespace, Server, ServerOptions as IoServerOptions } from 'socket.io';
+import type { Limits, StoredObject } from '../protocol.js';
+import { DEFAULT_CLIENT_PATH, DEFAULT_LIMITS, DEFAULT_PATH } from '../protocol.js';
+import type { Handshake } from '../socketio/server-transport.js';
+
+export interface ServerOptions {
+  /** socket.io path (default `/object-sync`). */
+  path?: string;
+  /** An existing socket.io `Server` to run on (it is left open by `close()`). */
+  io?: Server;
+  /** The namespace the engine owns (a name or a `Namespace`; default the root namespace `/`). */
+  namespace?: string | Namespace;
+  /**
+   * Runs at the handshake: return (or resolve) the user to accept, throw / reject / return a falsy
+   * value to refuse with `unauthorized`. The connection's `user` is what it returned.
+   */
+  authorize?: (handshake: Handshake) => unknown;
+  /**
+   * Per-client visibility: `false` hides the object from that session in fetch and list answers and
+   * in broadcasts; an object that stops being visible is removed from that client. Must be synchronous.
+   */
+  visible?: (obj: StoredObject, sid: string) => boolean;
+  /** Longest a handler may take before the requester gets `timeout` (ms, default 10 000). */
+  handlerTimeout?: number;
+  /** Largest inbound payload (bytes, default 1 MiB). Shortcut for `limits.maxPayloadBytes`. */
+  maxPayloadBytes?: number;
+  /** Other inbound limits (see `Limits`). */
+  limits?: Partial<Limits>;
+  /** Serve the browser bundle from this server (default true). */
+  serveClient?: boolean;
+  /** URL path of the browser bundle (default `/object-sync.js`). */
+  clientPath?: string;
+  /** A socket.io adapter (e.g. Redis) for several nodes. */
+  adapter?: IoServerOptions['adapter'];
+  /** socket.io CORS settings, for pages served from another origin. */
+  cors?: IoServerOptions['cors'];
+  /** socket.io's `allowRequest` hook (e.g. exact-origin checks). */
+  allowRequest?: IoServerOptions['allowRequest'];
+  /** How long a session outlives its last dropped connection (ms, default 5 000). */
+  sessionTimeout?: number;
+  /** Create unknown collections on first use, with a `MemoryStore` (default false: `unknown_collection`). */
+  autoCollections?: boolean;
+  /** Most unanswered requests per connection before `busy` (default 64; clients send at most 32). */
+  maxInFlight?: number;
+}
+
+/** Options with every default applied. */
+export interface ResolvedOptions {
+  path: string;
+  namespace: string | Namespace | undefined;
+  authorize: ServerOptions['authorize'];
+  visible: ServerOptions['visible'];
+  handlerTimeout: number;
+  limits: Limits;
+  serveClient: boolean;
+  clientPath: string;
+  adapter: ServerOptions['adapter'];
+  cors: ServerOptions['cors'];
+  allowRequest: ServerOptions['allowRequest'];
+  sessionTimeout: number;
+  autoCollections: boolean;
+  maxInFlight: number;
+}
+
+/** Applies defaults to a copy; throws at once on a configuration mistake. */
+export function resolveOptions(options: ServerOptions = {}): ResolvedOptions {
+  const limits: Limits = { ...DEFAULT_LIMITS, ...options.limits };
+  if (options.maxPayloadBytes !== undefined) limits.maxPayloadBytes = options.maxPayloadBytes;
+  for (const [name, value] of Object.entries(limits)) positive(`limits.${name}`, value);
+  const resolved: ResolvedOptions = {
+    path: options.path ?? DEFAULT_PATH,
+    namespace: options.namespace,
+    authorize: options.authorize,
+    visible: options.visible,
+    handlerTimeout: positive('handlerTimeout', options.handlerTimeout ?? 10_000),
+    limits,
+    serveClient: options.serveClient ?? true,
+    clientPath: options.clientPath ?? DEFAULT_CLIENT_PATH,
+    adapter: options.adapter,
+    cors: options.cors,
+    allowRequest: options.allowRequest,
+    sessionTimeout: positive('sessionTimeout', options.sessionTimeout ?? 5_000),
+    autoCollections: options.autoCollections ?? false,
+    maxInFlight: positive('maxInFlight', options.maxInFlight ?? 64),
+  };
+  if (resolved.clientPath.startsWith(`${resolved.path}/`) || resolved.clientPath === resolved.path) {
+    throw new TypeError(`clientPath must lie outside the socket.io path ${resolved.path}`);
+  }
+  for (const fn of ['authorize', 'visible'] as const) {
+    if (resolved[fn] !== undefined && typeof resolved[fn] !== 'function') throw new TypeError(`${fn} must be a function`);
+  }
+  return resolved;
+}
+
+function positive(name: string, value: unknown): number {
+  if (typeof value !== 'number' || !(value > 0)) throw new TypeError(`${name} must be a positive number`);
+  return value;
+}

@@ -1,0 +1,70 @@
+/**
+ * Client sessions: one per client, stable across its reconnects, named by `sid`.
+ *
+ * A session starts with its first connection. It ends at once when its client leaves on purpose,
+ * otherwise `timeoutMs` after its last connection dropped without a new one, so a network blip does
+ * not end it. The session holds the request-dedupe records.
+ */
+import type { Connection } from '../transport.js';
+import { Dedupe } from './dedupe.js';
+
+export class Session<A> {
+  readonly connections = new Set<Connection>();
+  readonly dedupe = new Dedupe<A>();
+  endTimer: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(readonly sid: string) {}
+}
+
+export class Sessions<A> {
+  private readonly sessions = new Map<string, Session<A>>();
+
+  constructor(
+    private readonly timeoutMs: number,
+    private readonly onStart: (sid: string) => void,
+    private readonly onEnd: (sid: string) => void,
+  ) {}
+
+  /** Attaches a connection to its session, starting the session if it is new. */
+  attach(conn: Connection): Session<A> {
+    let session = this.sessions.get(conn.sid);
+    const isNew = !session;
+    if (!session) {
+      session = new Session<A>(conn.sid);
+      this.sessions.set(conn.sid, session);
+    }
+    clearTimeout(session.endTimer);
+    session.endTimer = undefined;
+    session.connections.add(conn);
+    if (isNew) this.onStart(conn.sid);
+    return session;
+  }
+
+  /** Detaches a connection; ends the session now (deliberate) or after the timeout (a drop). */
+  detach(conn: Connection, deliberate: boolean): void {
+    const session = this.sessions.get(conn.sid);
+    if (!session || !session.connections.delete(conn) || session.connections.size > 0) return;
+    if (deliberate) {
+      this.end(session);
+    } else {
+      session.endTimer = setTimeout(() => this.end(session), this.timeoutMs);
+    }
+  }
+
+  /** The session of a connection. */
+  get(sid: string): Session<A> | undefined {
+    return this.sessions.get(sid);
+  }
+
+  /** Ends every session (server shutdown). */
+  endAll(): void {
+    for (const session of [...this.sessions.values()]) this.end(session);
+  }
+
+  private end(session: Session<A>): void {
+    if (this.sessions.get(session.sid) !== session) return;
+    clearTimeout(session.endTimer);
+    this.sessions.delete(session.sid);
+    this.onEnd(session.sid);
+  }
+}

@@ -1,0 +1,172 @@
+/**
+ * Binds the engine's transport interface to a socket.io v4 server: the handshake check (protocol
+ * version, session secret, `authorize`), one `Connection` per socket, rooms, and broadcasts encoded
+ * once per audience by socket.io itself (`to(room).except(socket).emit`).
+ */
+import { createHash } from 'node:crypto';
+import type { Server as HttpServer } from 'node:http';
+import type { Server as HttpsServer } from 'node:https';
+import { Server, type Namespace, type ServerOptions as IoServerOptions, type Socket } from 'socket.io';
+import { ERROR_CODES } from '../errors.js';
+import { logger } from '../debug.js';
+import type { ServerToClientEvents } from '../protocol.js';
+import { PROTOCOL_VERSION } from '../protocol.js';
+import type { Connection, ServerTransport, TransportListener } from '../transport.js';
+
+const log = logger('socketio:server');
+
+/** What `authorize` receives: socket.io's handshake (headers, query, auth, address...). */
+export type Handshake = Socket['handshake'];
+
+export interface SocketIoTransportOptions {
+  path: string;
+  maxPayloadBytes: number;
+  namespace: string | Namespace | undefined;
+  adapter: IoServerOptions['adapter'] | undefined;
+  cors: IoServerOptions['cors'] | undefined;
+  allowRequest: IoServerOptions['allowRequest'] | undefined;
+  authorize: ((handshake: Handshake) => unknown) | undefined;
+}
+
+/** An http(s) server or a socket.io `Server` to run on. */
+export type ListenTarget = HttpServer | HttpsServer | Server;
+
+const SESSION_SECRET = /^[A-Za-z0-9_-]{16,128}$/;
+
+/** The public session id of a secret: a hash, so it can be shown without letting anyone take the session. */
+export function sessionId(secret: string): string {
+  return createHash('sha256').update(secret).digest('base64url').slice(0, 22);
+}
+
+/** An error for the handshake: the client sees `err.message === code` and `err.data = { code, message }`. */
+function handshakeError(code: keyof typeof ERROR_CODES): Error & { data: unknown } {
+  return Object.assign(new Error(code), { data: { code, message: ERROR_CODES[code] } });
+}
+
+class SocketConnection implements Connection {
+  readonly id: string;
+
+  constructor(
+    private readonly socket: Socket,
+    readonly sid: string,
+    readonly user: unknown,
+  ) {
+    this.id = socket.id;
+  }
+
+  send<E extends keyof ServerToClientEvents>(event: E, ...args: Parameters<ServerToClientEvents[E]>): void {
+    this.socket.emit(event, ...args);
+  }
+  join(room: string): void {
+    void this.socket.join(room);
+  }
+  leave(room: string): void {
+    void this.socket.leave(room);
+  }
+  drop(): void {
+    this.socket.conn.close();
+  }
+}
+
+export class SocketIoTransport implements ServerTransport {
+  readonly io: Server;
+  readonly nsp: Namespace;
+  private readonly ownsIo: boolean;
+  private accepting = true;
+
+  constructor(target: ListenTarget, options: SocketIoTransportOptions, listener: TransportListener) {
+    if (target instanceof Server) {
+      this.io = target;
+      this.ownsIo = false;
+    } else {
+      this.io = new Server(target, {
+        path: options.path,
+        serveClient: false,
+        // Payloads a little over the limit still parse, so the sender gets `payload_too_large`;
+        // far larger ones are cut off by socket.io before they are buffered.
+        maxHttpBufferSize: options.maxPayloadBytes * 2 + 64 * 1024,
+        ...(options.adapter ? { adapter: options.adapter } : {}),
+        ...(options.cors ? { cors: options.cors } : {}),
+        ...(options.allowRequest ? { allowRequest: options.allowRequest } : {}),
+      });
+      this.ownsIo = true;
+    }
+    const ns = options.namespace;
+    this.nsp = typeof ns === 'object' ? ns : this.io.of(ns ?? '/');
+    this.nsp.use((socket, next) => {
+      this.admit(socket, options.authorize).then(
+        () => next(),
+        (err: Error) => next(err),
+      );
+    });
+    this.nsp.on('connection', (socket: Socket) => this.onConnection(socket, listener));
+  }
+
+  /** Checks the handshake; on success stores the connection's session and user on the socket. */
+  private async admit(socket: Socket, authorize: SocketIoTransportOptions['authorize']): Promise<void> {
+    if (!this.accepting) throw handshakeError('unavailable');
+    const auth = (socket.handshake.auth ?? {}) as Record<string, unknown>;
+    if (auth.osProtocol !== PROTOCOL_VERSION) throw handshakeError('protocol_version');
+    const secret = auth.osSession;
+    if (typeof secret !== 'string' || !SESSION_SECRET.test(secret)) throw handshakeError('invalid_message');
+    let user: unknown = true;
+    if (authorize) {
+      try {
+        user = await authorize(socket.handshake);
+      } catch (err) {
+        log('authorize rejected: %o', err);
+        throw handshakeError('unauthorized');
+      }
+      if (user === undefined || user === null || user === false) throw handshakeError('unauthorized');
+    }
+    socket.data.sid = sessionId(secret);
+    socket.data.user = user;
+  }
+
+  private onConnection(socket: Socket, listener: TransportListener): void {
+    const conn = new SocketConnection(socket, socket.data.sid as string, socket.data.user);
+    socket.data.conn = conn;
+    socket.onAny((event: string, ...args: unknown[]) => {
+      const ack = typeof args[args.length - 1] === 'function' ? (args.pop() as (answer: unknown) => void) : undefined;
+      listener.request(conn, event, args, ack);
+    });
+    socket.on('disconnect', (reason) => listener.disconnected(conn, reason === 'client namespace disconnect'));
+    listener.connected(conn);
+  }
+
+  publish(room: string, message: Parameters<ServerToClientEvents['ch']>[0], except?: Connection): void {
+    const target = except ? this.nsp.to(room).except(except.id) : this.nsp.to(room);
+    target.emit('ch', message);
+  }
+
+  *members(room: string): Iterable<Connection> {
+    const ids = this.nsp.adapter.rooms.get(room);
+    if (!ids) return;
+    for (const id of ids) {
+      const conn = this.nsp.sockets.get(id)?.data.conn as Connection | undefined;
+      if (conn) yield conn;
+    }
+  }
+
+  *connections(): Iterable<Connection> {
+    for (const socket of this.nsp.sockets.values()) {
+      const conn = socket.data.conn as Connection | undefined;
+      if (conn) yield conn;
+    }
+  }
+
+  /** Refuses new connections, then drops ours (clients reconnect when a server is back). */
+  async close(): Promise<void> {
+    this.accepting = false;
+    if (this.ownsIo) {
+      await this.io.close();
+    } else {
+      for (const socket of this.nsp.sockets.values()) socket.conn.close();
+    }
+  }
+
+  /** The http server socket.io is attached to, if any (for serving the browser bundle). */
+  get httpServer(): HttpServer | HttpsServer | undefined {
+    return (this.io as unknown as { httpServer?: HttpServer }).httpServer;
+  }
+}

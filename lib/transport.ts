@@ -1,0 +1,42 @@
+/**
+ * The small interface between the engine and the network. The engine never touches socket.io;
+ * `lib/socketio/server-transport.ts` binds this to it.
+ */
+import type { ChangesMessage, ServerToClientEvents } from './protocol.js';
+
+/** One client connection, as the engine sees it. */
+export interface Connection {
+  /** Unique per connection (changes on reconnect). */
+  readonly id: string;
+  /** The session id: stable across the reconnects of one client. */
+  readonly sid: string;
+  /** What `authorize(handshake)` answered for this connection (`true` without `authorize`). */
+  readonly user: unknown;
+  /** Sends one event to this connection only. */
+  send<E extends keyof ServerToClientEvents>(event: E, ...args: Parameters<ServerToClientEvents[E]>): void;
+  join(room: string): void;
+  leave(room: string): void;
+  /** Ends the connection in a way that lets the client reconnect by itself. */
+  drop(): void;
+}
+
+/** What the engine can ask of the transport. */
+export interface ServerTransport {
+  /** Sends one message to every connection in `room` but `except`, encoded once for all of them. */
+  publish(room: string, message: ChangesMessage, except?: Connection): void;
+  /** The connections of this node in `room`. */
+  members(room: string): Iterable<Connection>;
+  /** Every connection of this node. */
+  connections(): Iterable<Connection>;
+  /** Stops accepting connections and closes what the transport created (see `close()` in SPEC). */
+  close(): Promise<void>;
+}
+
+/** What the transport tells the engine. */
+export interface TransportListener {
+  connected(conn: Connection): void;
+  /** `deliberate`: the client left on purpose (it will not come back under this session). */
+  disconnected(conn: Connection, deliberate: boolean): void;
+  /** An inbound event; `ack` is absent when the client asked for no acknowledgement. */
+  request(conn: Connection, event: string, payload: unknown, ack: ((answer: unknown) => void) | undefined): void;
+}
