@@ -29,7 +29,10 @@ export function deepEqual(a: unknown, b: unknown): boolean {
   const ak = Object.keys(a);
   if (ak.length !== Object.keys(b).length) return false;
   for (const key of ak) {
-    if (!hasOwn(b, key) || !deepEqual((a as Record<string, unknown>)[key], (b as Record<string, unknown>)[key])) {
+    if (
+      !hasOwn(b, key) ||
+      !deepEqual((a as Record<string, unknown>)[key], (b as Record<string, unknown>)[key])
+    ) {
       return false;
     }
   }

@@ -95,7 +95,8 @@ export function toWireError(err: unknown): WireError {
 export function fromWireError(err: unknown): SyncError {
   if (err !== null && typeof err === 'object') {
     const { code, message } = err as { code?: unknown; message?: unknown };
-    if (typeof code === 'string') return new SyncError(code, typeof message === 'string' ? message : undefined);
+    if (typeof code === 'string')
+      return new SyncError(code, typeof message === 'string' ? message : undefined);
   }
   return new SyncError('invalid_message');
 }

@@ -268,7 +268,8 @@ function parse(event: RequestEvent, payload: unknown, limits: Limits): RequestMa
       const s = p.s === undefined ? {} : plainObject(p.s);
       const u = p.u === undefined ? [] : stringArray(p.u, limits);
       if ('id' in s || u.includes('id')) throw new Invalid('invalid_message');
-      for (const name of u) if (Object.prototype.hasOwnProperty.call(s, name)) throw new Invalid('invalid_message');
+      for (const name of u)
+        if (Object.prototype.hasOwnProperty.call(s, name)) throw new Invalid('invalid_message');
       const b = p.b === undefined ? 0 : nonNegativeInteger(p.b);
       return { c, q: seq(p.q), i: id(p.i, limits), s: withoutUndefined(s), u, b };
     }
@@ -331,8 +332,7 @@ const COLLECTION_NAME = /^[A-Za-z0-9_][A-Za-z0-9_.:/-]*$/;
 export function isValidCollectionName(x: unknown, maxLength = DEFAULT_LIMITS.maxIdLength): x is string {
   return (
     typeof x === 'string' &&
-    (x === DEFAULT_COLLECTION ||
-      (x.length <= maxLength && COLLECTION_NAME.test(x) && !FORBIDDEN_KEYS.has(x)))
+    (x === DEFAULT_COLLECTION || (x.length <= maxLength && COLLECTION_NAME.test(x) && !FORBIDDEN_KEYS.has(x)))
   );
 }
 
@@ -387,7 +387,8 @@ function checkJson(root: unknown, limits: Limits): void {
         const keys = Object.keys(obj);
         if (keys.length > limits.maxKeys) throw new Invalid('payload_too_large');
         for (const key of keys) {
-          if (FORBIDDEN_KEYS.has(key) || key.length > limits.maxIdLength) throw new Invalid('invalid_message');
+          if (FORBIDDEN_KEYS.has(key) || key.length > limits.maxIdLength)
+            throw new Invalid('invalid_message');
           bytes += key.length + 4;
           stack.push([obj[key], depth + 1]);
         }

@@ -38,5 +38,10 @@ export interface TransportListener {
   /** `deliberate`: the client left on purpose (it will not come back under this session). */
   disconnected(conn: Connection, deliberate: boolean): void;
   /** An inbound event; `ack` is absent when the client asked for no acknowledgement. */
-  request(conn: Connection, event: string, payload: unknown, ack: ((answer: unknown) => void) | undefined): void;
+  request(
+    conn: Connection,
+    event: string,
+    payload: unknown,
+    ack: ((answer: unknown) => void) | undefined,
+  ): void;
 }

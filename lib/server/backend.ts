@@ -30,7 +30,13 @@ export interface Applied {
 export interface Backend {
   create(obj: Record<string, unknown>, sid: Sid, ctx: RequestContext): Promise<Applied>;
   /** `set` and `unset` come validated; `unset` names removed properties. */
-  update(id: Id, set: Record<string, unknown>, unset: string[], sid: Sid, ctx: RequestContext): Promise<Applied>;
+  update(
+    id: Id,
+    set: Record<string, unknown>,
+    unset: string[],
+    sid: Sid,
+    ctx: RequestContext,
+  ): Promise<Applied>;
   destroy(id: Id, sid: Sid, ctx: RequestContext): Promise<Applied>;
   fetch(ids: Id[], sid: Sid): Promise<Array<Versioned | null>>;
   list(query: JsonValue | undefined, sid: Sid): Promise<Versioned[]>;

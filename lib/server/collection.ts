@@ -96,7 +96,12 @@ export class ServerCollection {
    * Creates an object and publishes it. `onApplied` runs synchronously right after the publish, so
    * the requester's answer leaves before anything else happens to the object. @internal
    */
-  async create(obj: Record<string, unknown>, origin: Connection | null, ctx: RequestContext, onApplied?: OnApplied): Promise<Applied> {
+  async create(
+    obj: Record<string, unknown>,
+    origin: Connection | null,
+    ctx: RequestContext,
+    onApplied?: OnApplied,
+  ): Promise<Applied> {
     const applied = await this.publisher.track(this.backend.create(obj, sidOf(origin), ctx));
     this.publisher.publish(this, applied, origin ?? undefined);
     onApplied?.(applied);
@@ -121,7 +126,12 @@ export class ServerCollection {
   }
 
   /** Destroys an object in its queue and publishes it; see `create` for `onApplied`. @internal */
-  destroyOne(id: Id, origin: Connection | null, ctx: RequestContext, onApplied?: OnApplied): Promise<Applied> {
+  destroyOne(
+    id: Id,
+    origin: Connection | null,
+    ctx: RequestContext,
+    onApplied?: OnApplied,
+  ): Promise<Applied> {
     return this.serial(id, async () => {
       const applied = await this.backend.destroy(id, sidOf(origin), ctx);
       this.publisher.publish(this, applied, origin ?? undefined);

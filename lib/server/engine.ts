@@ -18,8 +18,22 @@ import { randomBytes } from 'node:crypto';
 import { Emitter } from '../emitter.js';
 import { SyncError, toWireError } from '../errors.js';
 import { logger } from '../debug.js';
-import type { ChangeRecord, Id, JsonValue, RequestEvent, RequestMap, StoredObject, SyncObject } from '../protocol.js';
-import { DEFAULT_COLLECTION, isRequestEvent, isValidCollectionName, PROTOCOL_VERSION, validateRequest } from '../protocol.js';
+import type {
+  ChangeRecord,
+  Id,
+  JsonValue,
+  RequestEvent,
+  RequestMap,
+  StoredObject,
+  SyncObject,
+} from '../protocol.js';
+import {
+  DEFAULT_COLLECTION,
+  isRequestEvent,
+  isValidCollectionName,
+  PROTOCOL_VERSION,
+  validateRequest,
+} from '../protocol.js';
 import type { NodeCallback } from '../settle.js';
 import { SocketIoTransport, type ListenTarget } from '../socketio/server-transport.js';
 import type { Connection, TransportListener } from '../transport.js';
@@ -191,7 +205,11 @@ export class ObjectSync extends Emitter<ServerEvents> implements Publisher, Tran
     const c = coll.name === DEFAULT_COLLECTION ? undefined : coll.name;
     const visible = this.options.visible;
     if (!visible) {
-      this.transport.publish(coll.room, c === undefined ? { r: [applied.record] } : { c, r: [applied.record] }, origin);
+      this.transport.publish(
+        coll.room,
+        c === undefined ? { r: [applied.record] } : { c, r: [applied.record] },
+        origin,
+      );
       return;
     }
     for (const conn of this.transport.members(coll.room)) {
@@ -206,7 +224,8 @@ export class ObjectSync extends Emitter<ServerEvents> implements Publisher, Tran
     const record = applied.record!;
     const before = applied.prev !== undefined && this.isVisible(applied.prev, sid);
     const after = applied.next !== undefined && this.isVisible(applied.next, sid);
-    if (after) return before || record.k === 'c' ? record : { k: 'c', i: applied.id, v: applied.v, o: applied.next! };
+    if (after)
+      return before || record.k === 'c' ? record : { k: 'c', i: applied.id, v: applied.v, o: applied.next! };
     return before ? { k: 'd', i: applied.id, v: applied.v } : null;
   }
 
@@ -237,7 +256,12 @@ export class ObjectSync extends Emitter<ServerEvents> implements Publisher, Tran
   }
 
   /** Answers one inbound event; every event that asked for an ack gets exactly one. @internal */
-  request(conn: Connection, event: string, args: unknown[], ack: ((answer: unknown) => void) | undefined): void {
+  request(
+    conn: Connection,
+    event: string,
+    args: unknown[],
+    ack: ((answer: unknown) => void) | undefined,
+  ): void {
     if (!ack) {
       log('dropped %s without ack from %s', event, conn.id);
       return;

@@ -38,16 +38,25 @@ export class HandlerBackend implements Backend {
     return { id: next.id, v, prev: prev?.obj, next, record: { k: 'c', i: next.id, v, o: next } };
   }
 
-  async update(id: Id, set: Record<string, unknown>, unset: string[], sid: Sid, ctx: RequestContext): Promise<Applied> {
+  async update(
+    id: Id,
+    set: Record<string, unknown>,
+    unset: string[],
+    sid: Sid,
+    ctx: RequestContext,
+  ): Promise<Applied> {
     const key = idKey(id);
     const prev: CacheEntry | undefined = this.cache.get(key) ?? (await this.load(id, sid));
     const patch: Patch = { id, ...clone(set) };
     for (const name of unset) patch[name] = undefined;
-    const { result, broadcast } = await callHandler<unknown>((cb) => this.handlers.update(patch, sid, cb, ctx), {
-      timeoutMs: this.timeoutMs,
-      hasResult: true,
-      onLate: () => this.markStale(key),
-    });
+    const { result, broadcast } = await callHandler<unknown>(
+      (cb) => this.handlers.update(patch, sid, cb, ctx),
+      {
+        timeoutMs: this.timeoutMs,
+        hasResult: true,
+        onLate: () => this.markStale(key),
+      },
+    );
     if (!broadcast) return unchanged(id, prev);
     const next = this.snapshot(result);
     if (idKey(next.id) !== key) throw new SyncError('handler_error');
@@ -87,7 +96,9 @@ export class HandlerBackend implements Backend {
       hasResult: true,
     });
     if (!Array.isArray(result) || result.length !== ids.length) throw new SyncError('handler_error');
-    return result.map((item) => (item === null || item === undefined ? null : this.observe(this.snapshot(item))));
+    return result.map((item) =>
+      item === null || item === undefined ? null : this.observe(this.snapshot(item)),
+    );
   }
 
   /**

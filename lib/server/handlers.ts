@@ -47,7 +47,12 @@ export interface Handlers {
     ctx?: RequestContext,
   ): void | PromiseLike<SyncObject | null | undefined>;
   /** Apply `patch` and answer the full stored object (`broadcast = false` when nothing changed). */
-  update(patch: Patch, sid: Sid, cb: ObjectCallback, ctx?: RequestContext): void | PromiseLike<SyncObject | null | undefined>;
+  update(
+    patch: Patch,
+    sid: Sid,
+    cb: ObjectCallback,
+    ctx?: RequestContext,
+  ): void | PromiseLike<SyncObject | null | undefined>;
   /** Remove the object; an async handler may resolve `false` to send no event. */
   destroy(id: Id, sid: Sid, cb: DestroyCallback, ctx?: RequestContext): void | PromiseLike<unknown>;
   /** Answer the objects in the same order as `ids`, `null` for unknown ids. */
@@ -115,12 +120,19 @@ export function callHandler<R>(
 }
 
 function isThenable(x: unknown): x is PromiseLike<unknown> {
-  return x !== null && (typeof x === 'object' || typeof x === 'function') && typeof (x as PromiseLike<unknown>).then === 'function';
+  return (
+    x !== null &&
+    (typeof x === 'object' || typeof x === 'function') &&
+    typeof (x as PromiseLike<unknown>).then === 'function'
+  );
 }
 
 /** True when a handler's answer is a stored object with a valid id. */
 export function isStoredObject(x: unknown): x is StoredObject {
   if (x === null || typeof x !== 'object' || Array.isArray(x)) return false;
   const id = (x as SyncObject).id;
-  return (typeof id === 'string' && id.length > 0) || (typeof id === 'number' && Number.isSafeInteger(id) && id >= 0);
+  return (
+    (typeof id === 'string' && id.length > 0) ||
+    (typeof id === 'number' && Number.isSafeInteger(id) && id >= 0)
+  );
 }

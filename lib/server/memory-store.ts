@@ -91,4 +91,3 @@ export function isHandlers(x: unknown): x is Handlers {
   const h = x as Record<string, unknown>;
   return ['create', 'update', 'destroy', 'fetch'].every((name) => typeof h[name] === 'function');
 }
-

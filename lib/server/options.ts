@@ -90,7 +90,8 @@ export function resolveOptions(options: ServerOptions = {}): ResolvedOptions {
     throw new TypeError(`clientPath must lie outside the socket.io path ${resolved.path}`);
   }
   for (const fn of ['authorize', 'visible'] as const) {
-    if (resolved[fn] !== undefined && typeof resolved[fn] !== 'function') throw new TypeError(`${fn} must be a function`);
+    if (resolved[fn] !== undefined && typeof resolved[fn] !== 'function')
+      throw new TypeError(`${fn} must be a function`);
   }
   return resolved;
 }

@@ -17,21 +17,36 @@ export type VisibilityFilter = (entry: Versioned, sid: string) => boolean;
 export type Reply = (payload: unknown) => void;
 
 /** Creates; the answer leaves right after the publish. */
-export async function answerCreate(coll: ServerCollection, msg: RequestMap['create'], conn: Connection, reply: Reply): Promise<void> {
+export async function answerCreate(
+  coll: ServerCollection,
+  msg: RequestMap['create'],
+  conn: Connection,
+  reply: Reply,
+): Promise<void> {
   await coll.create(msg.o, conn, context(conn, msg.q), (applied): void =>
     reply({ r: applied.record ?? fullRecord(applied.next!, applied.v) } satisfies AnswerMap['create']),
   );
 }
 
 /** Updates; the answer leaves right after the publish, before the object's next write starts. */
-export async function answerUpdate(coll: ServerCollection, msg: RequestMap['update'], conn: Connection, reply: Reply): Promise<void> {
+export async function answerUpdate(
+  coll: ServerCollection,
+  msg: RequestMap['update'],
+  conn: Connection,
+  reply: Reply,
+): Promise<void> {
   await coll.update(msg.i, msg.s, msg.u, conn, context(conn, msg.q), (applied): void =>
     reply({ r: recordFor(applied, msg.b), v: applied.v } satisfies AnswerMap['update']),
   );
 }
 
 /** Destroys; the answer leaves right after the publish. */
-export async function answerDestroy(coll: ServerCollection, msg: RequestMap['destroy'], conn: Connection, reply: Reply): Promise<void> {
+export async function answerDestroy(
+  coll: ServerCollection,
+  msg: RequestMap['destroy'],
+  conn: Connection,
+  reply: Reply,
+): Promise<void> {
   await coll.destroyOne(msg.i, conn, context(conn, msg.q), (applied): void =>
     reply({ r: { k: 'd', i: msg.i, v: applied.v } } satisfies AnswerMap['destroy']),
   );

@@ -127,10 +127,13 @@ export class SocketIoTransport implements ServerTransport {
     const conn = new SocketConnection(socket, socket.data.sid as string, socket.data.user);
     socket.data.conn = conn;
     socket.onAny((event: string, ...args: unknown[]) => {
-      const ack = typeof args[args.length - 1] === 'function' ? (args.pop() as (answer: unknown) => void) : undefined;
+      const ack =
+        typeof args[args.length - 1] === 'function' ? (args.pop() as (answer: unknown) => void) : undefined;
       listener.request(conn, event, args, ack);
     });
-    socket.on('disconnect', (reason) => listener.disconnected(conn, reason === 'client namespace disconnect'));
+    socket.on('disconnect', (reason) =>
+      listener.disconnected(conn, reason === 'client namespace disconnect'),
+    );
     listener.connected(conn);
   }
 

@@ -1,0 +1,143 @@
+/**
+ * The client's copy of one collection: exactly one live object per id, mutated in place on every
+ * change, with the version it is at.
+ *
+ * Rules (where versions decide):
+ * - A full record (`c`) replaces the object when its version is newer (or the object is new).
+ * - A diff (`u`) applies only on top of the version just before it; a duplicate is ignored; a gap
+ *   (or a diff for an unknown object) is reported so the caller refetches the object.
+ * - A removal (`d`) applies when newer; without a version (resync) it always applies.
+ * - A read answer (fetch, list, resync) was taken at some instant: it must not bring back an object
+ *   removed after that instant, nor remove one that arrived after it. Inserts and removals are stamped
+ *   with a local tick, reads carry the tick at which they were sent, and a read's record is dropped
+ *   when the map saw something newer of that object since.
+ */
+import { applyDiff, clone, replaceContents } from '../diff.js';
+import type { ChangeRecord, Id, StoredObject } from '../protocol.js';
+
+/** A live object, its version (0: version unknown, e.g. after a server restart), and when it came. */
+export interface Entry {
+  obj: StoredObject;
+  v: number;
+  /** Local tick at which the object entered the map. */
+  at: number;
+}
+
+/** What applying a record did, for the events to raise. */
+export type Effect =
+  | { type: 'create'; obj: StoredObject }
+  | { type: 'update'; obj: StoredObject; changes: Record<string, unknown> }
+  | { type: 'destroy'; id: Id }
+  | { type: 'gap'; id: Id }
+  | { type: 'none' };
+
+const NONE: Effect = { type: 'none' };
+
+/** The key of an id: numbers and strings that print alike name the same object. */
+export function keyOf(id: Id): string {
+  return typeof id === 'number' ? String(id) : id;
+}
+
+export class IdentityMap {
+  private readonly entries = new Map<string, Entry>();
+  /** Local tick of each recent removal (see the rules above). */
+  private readonly removedAt = new Map<string, number>();
+  private tick = 0;
+  private readonly openReads = new Map<number, number>();
+
+  /** The live object of an id. */
+  get(id: Id): StoredObject | undefined {
+    return this.entries.get(keyOf(id))?.obj;
+  }
+
+  /** The entry of an id. */
+  entry(id: Id): Entry | undefined {
+    return this.entries.get(keyOf(id));
+  }
+
+  /** Every live object, keyed by id, in a null-prototype object. */
+  all(): Record<string, StoredObject> {
+    const out = Object.create(null) as Record<string, StoredObject>;
+    for (const [key, entry] of this.entries) out[key] = entry.obj;
+    return out;
+  }
+
+  /** Every id with its version, for a resync. */
+  versions(): Array<[Id, number]> {
+    return [...this.entries.values()].map((e) => [e.obj.id, e.v]);
+  }
+
+  get size(): number {
+    return this.entries.size;
+  }
+
+  /** Versions from another server epoch mean nothing: keep the objects, forget their versions. */
+  forgetVersions(): void {
+    for (const entry of this.entries.values()) entry.v = 0;
+    this.removedAt.clear();
+  }
+
+  /** Opens a read; pass the returned tick to `apply` for its answer and close it with `endRead`. */
+  beginRead(): number {
+    const t = this.tick;
+    this.openReads.set(t, (this.openReads.get(t) ?? 0) + 1);
+    return t;
+  }
+
+  /** Closes a read; removal stamps no open read needs are forgotten. */
+  endRead(t: number): void {
+    const n = (this.openReads.get(t) ?? 1) - 1;
+    if (n > 0) this.openReads.set(t, n);
+    else this.openReads.delete(t);
+    if (this.openReads.size === 0) this.removedAt.clear();
+  }
+
+  /**
+   * Applies one record. `readTick` is given for records from a read answer (see the rules above).
+   */
+  apply(record: ChangeRecord, readTick?: number): Effect {
+    const key = keyOf(record.i);
+    const entry = this.entries.get(key);
+    switch (record.k) {
+      case 'c': {
+        if (!entry) {
+          const removed = this.removedAt.get(key);
+          if (readTick !== undefined && removed !== undefined && removed > readTick) return NONE;
+          const obj = clone(record.o);
+          this.entries.set(key, { obj, v: record.v, at: ++this.tick });
+          return { type: 'create', obj };
+        }
+        if (record.v <= entry.v) return NONE;
+        entry.v = record.v;
+        const changes = replaceContents(entry.obj, record.o);
+        return Object.keys(changes).length > 0 ? { type: 'update', obj: entry.obj, changes } : NONE;
+      }
+      case 'u': {
+        if (!entry) return { type: 'gap', id: record.i };
+        if (record.v <= entry.v) return NONE;
+        if (record.v !== entry.v + 1) return { type: 'gap', id: record.i };
+        entry.v = record.v;
+        const changes = applyDiff(entry.obj, record.s, record.u);
+        return Object.keys(changes).length > 0 ? { type: 'update', obj: entry.obj, changes } : NONE;
+      }
+      case 'd': {
+        if (entry && record.v !== undefined && record.v <= entry.v) return NONE;
+        ++this.tick;
+        if (this.openReads.size > 0) this.removedAt.set(key, this.tick);
+        if (!entry) return NONE;
+        this.entries.delete(key);
+        return { type: 'destroy', id: entry.obj.id };
+      }
+    }
+  }
+
+  /**
+   * Removes an object a read answered `null` for, unless it entered the map after that read was sent
+   * (then the read simply predates it).
+   */
+  removeUnlessNewer(id: Id, readTick: number): Effect {
+    const entry = this.entries.get(keyOf(id));
+    if (!entry || entry.at > readTick) return NONE;
+    return this.apply({ k: 'd', i: id });
+  }
+}

@@ -1,0 +1,116 @@
+/**
+ * The client's outbox: every request waits here until answered.
+ *
+ * Rules:
+ * - Requests are sent in the order they were made, at most `maxInFlight` unanswered at once.
+ * - While disconnected nothing is sent; on reconnect every unanswered request is sent again, in
+ *   order, with the same payload (writes keep their sequence number, so the server applies them once).
+ * - Each send has a timer (`requestTimeout`); when it fires the request fails with `timeout`.
+ * - The answer is delivered synchronously from the ack callback (no microtask in between), so a
+ *   request's callback runs before any event that arrived after its ack.
+ */
+import type { RequestEvent } from '../protocol.js';
+
+export interface OutboxItem {
+  readonly event: RequestEvent;
+  readonly payload: Record<string, unknown>;
+  /** Receives the ack (an answer or `{ error }`) exactly once. */
+  readonly settle: (ack: unknown) => void;
+}
+
+interface Slot {
+  item: OutboxItem;
+  sent: boolean;
+  attempt: number;
+  timer: ReturnType<typeof setTimeout> | undefined;
+}
+
+/** How the outbox sends: emit one event with an ack callback. */
+export type Emit = (
+  event: RequestEvent,
+  payload: Record<string, unknown>,
+  ack: (answer: unknown) => void,
+) => void;
+
+export class Outbox {
+  private readonly slots: Slot[] = [];
+  private sending = 0;
+  private ready = false;
+
+  constructor(
+    private readonly emit: Emit,
+    private readonly maxInFlight: number,
+    private readonly requestTimeout: number,
+  ) {}
+
+  /** Queues a request (`first`: ahead of everything not yet sent, for resync reads). */
+  push(item: OutboxItem, first = false): void {
+    const slot: Slot = { item, sent: false, attempt: 0, timer: undefined };
+    if (first) {
+      const at = this.slots.findIndex((s) => !s.sent);
+      this.slots.splice(at < 0 ? this.slots.length : at, 0, slot);
+    } else {
+      this.slots.push(slot);
+    }
+    this.pump();
+  }
+
+  /** Connected (and greeted) or not: on `false` every sent request waits to be sent again. */
+  setReady(ready: boolean): void {
+    this.ready = ready;
+    if (!ready) {
+      for (const slot of this.slots) {
+        slot.sent = false;
+        clearTimeout(slot.timer);
+        slot.timer = undefined;
+      }
+      this.sending = 0;
+    }
+    this.pump();
+  }
+
+  /** Requests not yet answered. */
+  get pending(): number {
+    return this.slots.length;
+  }
+
+  /** Fails every request (the client is being thrown away). */
+  failAll(ack: unknown): void {
+    for (const slot of this.slots.splice(0)) {
+      clearTimeout(slot.timer);
+      slot.item.settle(ack);
+    }
+    this.sending = 0;
+  }
+
+  private pump(): void {
+    if (!this.ready) return;
+    for (const slot of this.slots) {
+      if (this.sending >= this.maxInFlight) return;
+      if (!slot.sent) this.send(slot);
+    }
+  }
+
+  private send(slot: Slot): void {
+    slot.sent = true;
+    const attempt = ++slot.attempt;
+    this.sending++;
+    slot.timer = setTimeout(
+      () => this.finish(slot, attempt, { error: { code: 'timeout' } }),
+      this.requestTimeout,
+    );
+    this.emit(slot.item.event, slot.item.payload, (answer) => this.finish(slot, attempt, answer));
+  }
+
+  private finish(slot: Slot, attempt: number, answer: unknown): void {
+    // An ack or timer of an earlier attempt (before a reconnect) is stale.
+    if (slot.attempt !== attempt || !slot.sent) return;
+    const at = this.slots.indexOf(slot);
+    if (at < 0) return;
+    this.slots.splice(at, 1);
+    clearTimeout(slot.timer);
+    this.sending--;
+    slot.item.settle(answer);
+    this.pump();
+  }
+}
