@@ -1,0 +1,225 @@
+/**
+ * Reconnects without loss: requests cut off at every point are applied exactly once, requests made
+ * while the server is down are applied when it returns, clients resync after missed changes and
+ * after a server restart, and sessions outlive a network blip.
+ */
+import { expect } from 'chai';
+import { MemoryStore, type Handlers } from '../../lib/index.js';
+import { cleanup, connectClient, startServer, stopServer, waitFor, waitUntil } from '../support/harness.js';
+import { FaultProxy } from '../support/proxy.js';
+
+/** A MemoryStore whose handlers count calls and can run a hook before answering. */
+function countingStore(): {
+  store: MemoryStore;
+  handlers: Handlers;
+  calls: Record<string, number>;
+  before: { hook?: () => Promise<void> | void };
+} {
+  const store = new MemoryStore();
+  const calls: Record<string, number> = { create: 0, update: 0, destroy: 0 };
+  const before: { hook?: () => Promise<void> | void } = {};
+  const handlers: Handlers = {
+    ...store.handlers(),
+    async create(obj) {
+      calls.create++;
+      const stored = await store.create(obj);
+      await before.hook?.();
+      return stored;
+    },
+    async update(patch) {
+      calls.update++;
+      const stored = await store.update(patch);
+      await before.hook?.();
+      return stored;
+    },
+    async destroy(id) {
+      calls.destroy++;
+      await store.destroy(id);
+      await before.hook?.();
+    },
+  };
+  return { store, handlers, calls, before };
+}
+
+describe('reconnect without loss', () => {
+  let proxy: FaultProxy | undefined;
+  afterEach(async () => {
+    await cleanup();
+    await proxy?.close();
+    proxy = undefined;
+  });
+
+  it('applies a request cut off before the server got it once, after reconnecting', async () => {
+    const { handlers, calls, store } = countingStore();
+    const server = await startServer(handlers);
+    proxy = await new FaultProxy(server.port).start();
+    const a = await connectClient(proxy);
+    proxy.dropUpstream();
+    const saved = a.save({ n: 1 });
+    // The request is swallowed on its way; cutting the connection makes the client reconnect and resend.
+    setImmediate(() => proxy!.cut());
+    const obj = await saved;
+    expect(obj).to.deep.equal({ id: 1, n: 1 });
+    expect(calls.create).to.equal(1);
+    expect(store.size).to.equal(1);
+  });
+
+  it('applies a request cut off after the server applied it, before the ack, exactly once', async () => {
+    const { handlers, calls, before, store } = countingStore();
+    const server = await startServer(handlers);
+    proxy = await new FaultProxy(server.port).start();
+    const a = await connectClient(proxy);
+    const b = await connectClient(server);
+    before.hook = () => {
+      before.hook = undefined;
+      proxy!.dropDownstream(); // the ack will be lost
+      setImmediate(() => proxy!.cut());
+    };
+    let bCreates = 0;
+    b.on('create', () => bCreates++);
+    const obj = await a.save({ n: 1 });
+    expect(obj).to.deep.equal({ id: 1, n: 1 });
+    expect(calls.create).to.equal(1);
+    expect(store.size).to.equal(1);
+    expect(a.get(1)).to.equal(obj);
+    // b saw exactly one create.
+    await b.fetch(1);
+    expect(bCreates).to.equal(1);
+  });
+
+  it('answers a resend that arrives while the first attempt still runs with the first result', async () => {
+    const { handlers, calls, before } = countingStore();
+    const server = await startServer(handlers);
+    proxy = await new FaultProxy(server.port).start();
+    const a = await connectClient(proxy);
+    const obj = await a.save({ n: 0 });
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let entered!: () => void;
+    const inHandler = new Promise<void>((resolve) => (entered = resolve));
+    before.hook = async () => {
+      before.hook = undefined;
+      entered();
+      await gate;
+    };
+    const saved = a.save({ id: obj.id, n: 1 });
+    await inHandler;
+    proxy.cut();
+    await waitFor(a, 'connect'); // reconnected; the update has been resent and waits for the first
+    release();
+    const result = await saved;
+    expect(result.n).to.equal(1);
+    expect(calls.update).to.equal(1);
+  });
+
+  it('queues requests made while the server is down and applies them, in order, when it returns', async () => {
+    const store = new MemoryStore();
+    const first = await startServer(store);
+    const a = await connectClient(first);
+    const obj = await a.save({ n: 0, log: [] });
+    const down = waitFor(a, 'disconnect');
+    await stopServer(first);
+    await down;
+    const results = [a.save({ id: obj.id, n: 1 }), a.save({ id: obj.id, n: 2 }), a.save({ other: true })];
+    expect(a.pendingRequests).to.equal(3);
+    const second = await startServer(store, undefined, first.port);
+    const done = await Promise.all(results);
+    expect(done[1].n).to.equal(2);
+    expect(await second.sync.fetch(obj.id)).to.deep.equal([{ id: obj.id, n: 2, log: [] }]);
+    expect(store.size).to.equal(2);
+  });
+
+  it('resyncs changes missed while disconnected: creates, updates and destroys', async () => {
+    const server = await startServer();
+    proxy = await new FaultProxy(server.port).start();
+    const a = await connectClient(server);
+    const b = await connectClient(proxy);
+    const keep = await a.save({ n: 1 });
+    const gone = await a.save({ n: 2 });
+    await waitUntil(b, ['create'], () => b.get(gone.id) !== undefined);
+    proxy.dropDownstream(); // b hears nothing from now on
+    await a.save({ id: keep.id, n: 10 });
+    await a.destroy(gone.id);
+    const fresh = await a.save({ n: 3 });
+    const events: string[] = [];
+    b.on('create', (o) => events.push(`create ${o.id}`));
+    b.on('update', (o) => events.push(`update ${o.id}`));
+    b.on('destroy', (id) => events.push(`destroy ${id}`));
+    proxy.cut();
+    await waitUntil(b, ['create', 'update', 'destroy'], () => events.length === 3);
+    expect(events).to.have.members([`create ${fresh.id}`, `update ${keep.id}`, `destroy ${gone.id}`]);
+    expect(b.allObjects()).to.deep.equal(a.allObjects());
+  });
+
+  it('resyncs after a server restart with a new epoch, even when versions coincide', async () => {
+    const store = new MemoryStore();
+    const first = await startServer(store);
+    const a = await connectClient(first);
+    const obj = await a.save({ n: 1 });
+    const down = waitFor(a, 'disconnect');
+    await stopServer(first);
+    await down;
+    // Behind the engine's back, while it is down: the new server starts at version 1 with other data.
+    await store.update({ id: obj.id, n: 99 });
+    const changed = waitFor(a, 'update');
+    const second = await startServer(store, undefined, first.port);
+    const [live, changes] = await changed;
+    expect(live).to.equal(obj);
+    expect(changes).to.deep.equal({ n: 99 });
+    expect(await second.sync.fetch(obj.id)).to.deep.equal([live]);
+  });
+
+  it('keeps the session through a network blip; ends it after sessionTimeout or at once on disconnect()', async () => {
+    const server = await startServer(undefined, { sessionTimeout: 200 });
+    proxy = await new FaultProxy(server.port).start();
+    const started: string[] = [];
+    const ended: string[] = [];
+    server.sync.on('connect', (sid) => started.push(sid));
+    server.sync.on('disconnect', (sid) => ended.push(sid));
+    const a = await connectClient(proxy);
+    const sid = a.sid!;
+    proxy.cut();
+    await waitFor(a, 'connect');
+    expect(a.sid).to.equal(sid);
+    expect(started).to.deep.equal([sid]);
+    expect(ended).to.deep.equal([]);
+    const ending = waitFor(server.sync, 'disconnect');
+    a.disconnect();
+    expect((await ending)[0]).to.equal(sid);
+
+    const b = await connectClient(proxy, { autoReconnect: false });
+    const ended2 = waitFor(server.sync, 'disconnect');
+    proxy.cut();
+    expect((await ended2)[0]).to.equal(b.sid);
+  });
+
+  it('close() lets running handlers finish, refuses new requests, ends sessions, and clients reconnect to a new server', async () => {
+    const store = new MemoryStore();
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let entered!: () => void;
+    const inHandler = new Promise<void>((resolve) => (entered = resolve));
+    const server = await startServer({
+      ...store.handlers(),
+      async update(patch) {
+        entered();
+        await gate;
+        return store.update(patch);
+      },
+    });
+    const a = await connectClient(server);
+    const obj = await a.save({ n: 0 });
+    const running = a.save({ id: obj.id, n: 1 });
+    await inHandler;
+    const ended: string[] = [];
+    server.sync.on('disconnect', (sid) => ended.push(sid));
+    const closing = stopServer(server);
+    release();
+    expect((await running).n).to.equal(1);
+    await closing;
+    expect(ended).to.deep.equal([a.sid]);
+    const again = await startServer(store, undefined, server.port);
+    await waitFor(a, 'connect');
+    expect(await again.sync.fetch(obj.id)).to.deep.equal([{ id: obj.id, n: 1 }]);
+  });
+});
