@@ -14,7 +14,7 @@ import { settle, type NodeCallback } from '../settle.js';
 import type { Connection } from '../transport.js';
 import type { Applied, Backend, Versioned } from './backend.js';
 import { idKey } from './backend.js';
-import type { RequestContext, Sid } from './handlers.js';
+import type { RequestContext, Sid } from './backend.js';
 import { KeyedQueue } from './queue.js';
 
 /** How the engine publishes a collection's changes. @internal */

@@ -1,33 +1,58 @@
 /**
- * Request dedupe for one session: the answer of each recent write request, by sequence number.
+ * Request dedupe: the answer of each recent write request, by session and sequence number.
  *
  * A request resent after a dropped connection carries the same sequence number; it gets the first
  * answer — also when the first is still running (it then waits for it) — and is never applied twice.
- * A client has at most `maxInFlight` requests unanswered at a time, so keeping the last `capacity`
- * answers (far more) covers every resend. Records are scoped to the session, so one client can
- * neither replay nor read another's results.
+ * A client has at most a few dozen requests unanswered at a time, so keeping the last `perSession`
+ * answers of a session covers every resend. Records outlive the session by `retentionMs`, so a client
+ * that comes back late (after its session ended) is still answered, not applied again. Records are
+ * scoped to the session, so one client can neither replay nor read another's results.
  */
-export class Dedupe<A> {
-  private readonly answers = new Map<number, Promise<A>>();
+interface SessionRecords<A> {
+  answers: Map<number, Promise<A>>;
+  touched: number;
+}
 
-  constructor(private readonly capacity = 1024) {}
+export class DedupeTable<A> {
+  private readonly sessions = new Map<string, SessionRecords<A>>();
+  private lastSweep = Date.now();
 
-  /** Runs `apply` for a new sequence number; for a known one returns its first answer. */
-  run(seq: number, apply: () => Promise<A>): Promise<A> {
-    const known = this.answers.get(seq);
+  constructor(
+    private readonly retentionMs: number,
+    private readonly perSession = 1024,
+  ) {}
+
+  /** Runs `apply` for a new (sid, seq); for a known one returns its first answer. */
+  run(sid: string, seq: number, apply: () => Promise<A>): Promise<A> {
+    const now = Date.now();
+    this.sweep(now);
+    let records = this.sessions.get(sid);
+    if (!records) {
+      records = { answers: new Map(), touched: now };
+      this.sessions.set(sid, records);
+    }
+    records.touched = now;
+    const known = records.answers.get(seq);
     if (known) return known;
     const answer = apply();
-    this.answers.set(seq, answer);
-    if (this.answers.size > this.capacity) {
+    records.answers.set(seq, answer);
+    if (records.answers.size > this.perSession) {
       // Maps iterate in insertion order: the first key is the oldest answer.
-      const oldest = this.answers.keys().next().value as number;
-      this.answers.delete(oldest);
+      records.answers.delete(records.answers.keys().next().value as number);
     }
     return answer;
   }
 
-  /** How many answers are kept. */
+  /** How many sessions have records. */
   get size(): number {
-    return this.answers.size;
+    return this.sessions.size;
+  }
+
+  /** Drops the records of sessions idle for longer than the retention (at most once per retention/4). */
+  private sweep(now: number): void {
+    if (now - this.lastSweep < this.retentionMs / 4) return;
+    this.lastSweep = now;
+    for (const [sid, records] of this.sessions)
+      if (now - records.touched > this.retentionMs) this.sessions.delete(sid);
   }
 }

@@ -37,11 +37,12 @@ import {
 import type { NodeCallback } from '../settle.js';
 import { SocketIoTransport, type ListenTarget } from '../socketio/server-transport.js';
 import type { Connection, TransportListener } from '../transport.js';
-import type { Applied, Backend, Versioned } from './backend.js';
+import { BACKEND, isStore, type Applied, type Backend, type Versioned } from './backend.js';
 import { ServerCollection, type Publisher } from './collection.js';
 import { HandlerBackend } from './handler-backend.js';
-import type { Handlers } from './handlers.js';
-import { isHandlers, MemoryStore } from './memory-store.js';
+import { isHandlers, type Handlers } from './handlers.js';
+import { MemoryStore } from './memory-store.js';
+import { DedupeTable } from './dedupe.js';
 import { resolveOptions, type ResolvedOptions, type ServerOptions } from './options.js';
 import * as answer from './requests.js';
 import { serveClient } from './serve-client.js';
@@ -63,7 +64,8 @@ export class ObjectSync extends Emitter<ServerEvents> implements Publisher, Tran
   readonly epoch = randomBytes(9).toString('base64url');
   private readonly options: ResolvedOptions;
   private readonly collections = new Map<string, ServerCollection>();
-  private readonly sessions: Sessions<AckPayload>;
+  private readonly sessions: Sessions;
+  private readonly dedupe: DedupeTable<AckPayload>;
   private readonly transport: SocketIoTransport;
   private readonly inFlight = new Map<Connection, number>();
   private readonly running = new Set<Promise<unknown>>();
@@ -87,7 +89,8 @@ export class ObjectSync extends Emitter<ServerEvents> implements Publisher, Tran
     super();
     this.options = resolveOptions(options);
     const ioTarget = options?.io ?? target;
-    this.sessions = new Sessions<AckPayload>(
+    this.dedupe = new DedupeTable<AckPayload>(this.options.dedupeRetention);
+    this.sessions = new Sessions(
       this.options.sessionTimeout,
       (sid) => this.emit('connect', sid),
       (sid) => this.emit('disconnect', sid),
@@ -122,8 +125,10 @@ export class ObjectSync extends Emitter<ServerEvents> implements Publisher, Tran
       return existing;
     }
     const h = handlers ?? new MemoryStore();
-    if (!isHandlers(h)) throw new TypeError('handlers need create, update, destroy and fetch functions');
-    const backend: Backend = new HandlerBackend(h, this.options.handlerTimeout);
+    let backend: Backend;
+    if (isStore(h)) backend = h[BACKEND]();
+    else if (isHandlers(h)) backend = new HandlerBackend(h, this.options.handlerTimeout);
+    else throw new TypeError('handlers need create, update, destroy and fetch functions');
     const coll = new ServerCollection(name, backend, this);
     this.collections.set(name, coll);
     return coll;
@@ -332,7 +337,6 @@ export class ObjectSync extends Emitter<ServerEvents> implements Publisher, Tran
     conn: Connection,
     reply: answer.Reply,
   ): Promise<void> {
-    const session = this.sessions.get(conn.sid);
     let first = false;
     const record = (): Promise<unknown> =>
       new Promise<unknown>((resolve) => {
@@ -341,15 +345,18 @@ export class ObjectSync extends Emitter<ServerEvents> implements Publisher, Tran
           resolve(payload);
           reply(payload);
         };
-        const work =
-          event === 'create'
-            ? answer.answerCreate(coll, msg as RequestMap['create'], conn, done)
-            : event === 'update'
-              ? answer.answerUpdate(coll, msg as RequestMap['update'], conn, done)
-              : answer.answerDestroy(coll, msg as RequestMap['destroy'], conn, done);
-        work.catch((err: unknown) => done({ error: this.wireError(err) }));
+        const apply = async (): Promise<void> => {
+          // After a restart the memory is empty, but a durable store still has the first answer.
+          const recalled = coll.backend.recall ? await coll.backend.recall(conn.sid, msg.q) : undefined;
+          if (recalled !== undefined) return done(recalled);
+          if (event === 'create') await answer.answerCreate(coll, msg as RequestMap['create'], conn, done);
+          else if (event === 'update')
+            await answer.answerUpdate(coll, msg as RequestMap['update'], conn, done);
+          else await answer.answerDestroy(coll, msg as RequestMap['destroy'], conn, done);
+        };
+        apply().catch((err: unknown) => done({ error: this.wireError(err) }));
       });
-    const outcome = session ? session.dedupe.run(msg.q, record) : record();
+    const outcome = this.dedupe.run(conn.sid, msg.q, record);
     if (!first) reply(await outcome);
   }
 

@@ -2,20 +2,25 @@
  * The engine's view of a collection served by node-object-sync-style handlers.
  *
  * Handlers know nothing of versions or diffs, so this keeps, per object, the last state the engine
- * saw and its version (`cache`). A write's diff is computed against that state; an empty diff means
- * no event. An object the cache does not know yet is read through `fetch` first. A handler answer that
- * comes after its timeout marks the cached state stale: the next write or read sends the whole object
- * at a new version.
- * Changes made to the stored objects behind the engine's back are not seen: make them with the
- * server-side `save`/`destroy`, which broadcast.
+ * saw and its version (`cache`). A write's diff is computed against that state (`versioning.ts`); an
+ * empty diff means no event. An object the cache does not know yet is read through `fetch` first. A
+ * handler answer that comes after its timeout marks the cached state stale: the next write or read
+ * sends the whole object at a new version. Changes made to the stored objects behind the engine's
+ * back are not seen: make them with the server-side `save`/`destroy`, which broadcast.
  */
-import { clone, diff, isEmptyDiff } from '../diff.js';
+import { clone } from '../diff.js';
 import { SyncError } from '../errors.js';
-import type { ChangeRecord, Id, JsonValue, StoredObject } from '../protocol.js';
-import type { Applied, Backend, Versioned } from './backend.js';
+import type { Id, JsonValue, StoredObject } from '../protocol.js';
+import type { Applied, Backend, RequestContext, Sid, Versioned } from './backend.js';
 import { idKey } from './backend.js';
-import type { Handlers, Patch, RequestContext, Sid } from './handlers.js';
+import type { Handlers, Patch } from './handlers.js';
 import { callHandler, isStoredObject } from './handlers.js';
+import { applyRemoval, applyState, unchanged } from './versioning.js';
+
+/** A cached state; `stale` after a late handler answer may have changed the stored object. */
+interface CacheEntry extends Versioned {
+  stale?: boolean;
+}
 
 export class HandlerBackend implements Backend {
   private readonly cache = new Map<string, CacheEntry>();
@@ -31,11 +36,7 @@ export class HandlerBackend implements Backend {
       hasResult: true,
     });
     const next = this.snapshot(result);
-    const key = idKey(next.id);
-    const prev = this.cache.get(key);
-    const v = (prev?.v ?? 0) + 1;
-    this.cache.set(key, { obj: next, v });
-    return { id: next.id, v, prev: prev?.obj, next, record: { k: 'c', i: next.id, v, o: next } };
+    return this.remember(applyState(next.id, this.cache.get(idKey(next.id)), next, true));
   }
 
   async update(
@@ -60,20 +61,8 @@ export class HandlerBackend implements Backend {
     if (!broadcast) return unchanged(id, prev);
     const next = this.snapshot(result);
     if (idKey(next.id) !== key) throw new SyncError('handler_error');
-    if (!prev || prev.stale) {
-      // Unknown before, or changed by a late answer: send the whole state at a new version.
-      const v = (prev?.v ?? 0) + 1;
-      this.cache.set(key, { obj: next, v });
-      return { id, v, prev: prev?.obj, next, record: { k: 'c', i: next.id, v, o: next } };
-    }
-    const d = diff(prev.obj, next);
-    if (isEmptyDiff(d)) return unchanged(id, prev);
-    const v = prev.v + 1;
-    this.cache.set(key, { obj: next, v });
-    const record: ChangeRecord = { k: 'u', i: next.id, v };
-    if (Object.keys(d.set).length > 0) record.s = d.set;
-    if (d.unset.length > 0) record.u = d.unset;
-    return { id, v, prev: prev.obj, next, record };
+    // Unknown before, or changed by a late answer: send the whole state at a new version.
+    return this.remember(applyState(id, prev, next, prev?.stale === true));
   }
 
   async destroy(id: Id, sid: Sid, ctx: RequestContext): Promise<Applied> {
@@ -86,8 +75,7 @@ export class HandlerBackend implements Backend {
     const prev = this.cache.get(key);
     if (!broadcast) return unchanged(id, prev);
     this.cache.delete(key);
-    const v = (prev?.v ?? 0) + 1;
-    return { id, v, prev: prev?.obj, next: undefined, record: { k: 'd', i: id, v } };
+    return applyRemoval(id, prev);
   }
 
   async fetch(ids: Id[], sid: Sid): Promise<Array<Versioned | null>> {
@@ -122,10 +110,17 @@ export class HandlerBackend implements Backend {
     return found ?? undefined;
   }
 
+  /** Keeps the state after a write. */
+  private remember(applied: Applied): Applied {
+    if (applied.record && applied.next)
+      this.cache.set(idKey(applied.id), { obj: applied.next, v: applied.v });
+    return applied;
+  }
+
   /**
    * Pairs an object read from the handlers with its version. The cache is the engine's truth for
    * versions: a known object keeps its version (a read racing a write of it sees either state, and the
-   * write's event brings both sides to the same end); an unknown one starts at version 1.
+   * write's event brings both sides to the same end); an unknown or stale one gets the next version.
    */
   private observe(obj: StoredObject): Versioned {
     const key = idKey(obj.id);
@@ -147,13 +142,4 @@ export class HandlerBackend implements Backend {
     if (!isStoredObject(result)) throw new SyncError('handler_error');
     return clone(result);
   }
-}
-
-/** A cached state; `stale` after a late handler answer may have changed the stored object. */
-interface CacheEntry extends Versioned {
-  stale?: boolean;
-}
-
-function unchanged(id: Id, prev: Versioned | undefined): Applied {
-  return { id, v: prev?.v ?? 0, prev: prev?.obj, next: prev?.obj, record: null };
 }

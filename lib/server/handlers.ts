@@ -8,9 +8,9 @@
  */
 import type { Id, JsonValue, StoredObject, SyncObject } from '../protocol.js';
 import { SyncError, toWireError } from '../errors.js';
+import type { RequestContext, Sid } from './backend.js';
 
-/** The requesting client's session id; `null` for server-initiated calls. */
-export type Sid = string | null;
+export type { RequestContext, Sid };
 
 /** Node-style callback of `create` and `update`: `broadcast` defaults to true. */
 export type ObjectCallback = (err?: unknown, stored?: SyncObject | null, broadcast?: boolean) => void;
@@ -20,16 +20,6 @@ export type DestroyCallback = (err?: unknown, broadcast?: boolean) => void;
 export type FetchCallback = (err?: unknown, objects?: Array<SyncObject | null>) => void;
 /** Callback of `list`: every object of the collection. */
 export type ListCallback = (err?: unknown, objects?: SyncObject[]) => void;
-
-/**
- * What a request carries beyond the original API, for stores that keep the request-dedupe record in
- * the same transaction as the write. Handlers written to the original API ignore it.
- * @internal
- */
-export interface RequestContext {
-  /** Session and sequence number of the client request, absent for server-initiated calls. */
-  request?: { sid: string; seq: number };
-}
 
 /** An update patch: the id and the changed properties; a removed property is a key whose value is `undefined`. */
 export type Patch = { id: Id } & Record<string, unknown>;
@@ -135,4 +125,11 @@ export function isStoredObject(x: unknown): x is StoredObject {
     (typeof id === 'string' && id.length > 0) ||
     (typeof id === 'number' && Number.isSafeInteger(id) && id >= 0)
   );
+}
+
+/** True for a value usable as handlers: an object with the four CRUD functions. */
+export function isHandlers(x: unknown): x is Handlers {
+  if (x === null || typeof x !== 'object') return false;
+  const h = x as Record<string, unknown>;
+  return ['create', 'update', 'destroy', 'fetch'].every((name) => typeof h[name] === 'function');
 }

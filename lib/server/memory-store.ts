@@ -1,7 +1,7 @@
 /**
- * The embedded default store: objects in a `Map`, numeric ids from a counter (as in the original
- * demo). It is a set of async handlers, so it can be passed wherever handlers go and wrapped by
- * handlers of your own:
+ * The embedded default store: objects with their versions in a `Map`, numeric ids from a counter (as
+ * in the original demo). Given to the engine as it is, the engine uses its versioned backend directly;
+ * its methods are also async handlers, so it can be wrapped by handlers of your own:
  *
  * @example
  *   const players = new MemoryStore();
@@ -12,9 +12,12 @@
  */
 import { clone } from '../diff.js';
 import { SyncError } from '../errors.js';
-import type { Id, JsonValue, StoredObject } from '../protocol.js';
-import { idKey } from './backend.js';
-import type { Handlers, Patch } from './handlers.js';
+import type { Id, StoredObject } from '../protocol.js';
+import type { Applied, Backend, Store, Versioned } from './backend.js';
+import { BACKEND, idKey } from './backend.js';
+import type { Handlers } from './handlers.js';
+import { StoreHandlers } from './store-handlers.js';
+import { applyRemoval, applyState, patched } from './versioning.js';
 
 /** Options of `MemoryStore`. */
 export interface MemoryStoreOptions {
@@ -22,72 +25,62 @@ export interface MemoryStoreOptions {
   generateId?: () => Id;
 }
 
-export class MemoryStore implements Handlers {
-  private readonly objects = new Map<string, StoredObject>();
-  private readonly generateId: () => Id;
+/** The versioned backend of a `MemoryStore`: the objects are kept as copies nobody else holds. */
+class MemoryBackend implements Backend {
+  readonly objects = new Map<string, Versioned>();
+
+  constructor(private readonly generateId: () => Id) {}
+
+  async create(obj: Record<string, unknown>): Promise<Applied> {
+    const next = { ...clone(obj), id: this.generateId() } as StoredObject;
+    return this.keep(applyState(next.id, this.objects.get(idKey(next.id)), next, true));
+  }
+
+  async update(id: Id, set: Record<string, unknown>, unset: string[]): Promise<Applied> {
+    const prev = this.objects.get(idKey(id));
+    if (!prev) throw new SyncError('not_found');
+    return this.keep(applyState(id, prev, patched(prev.obj, clone(set), unset)));
+  }
+
+  async destroy(id: Id): Promise<Applied> {
+    const key = idKey(id);
+    const prev = this.objects.get(key);
+    if (!prev) throw new SyncError('not_found');
+    this.objects.delete(key);
+    return applyRemoval(id, prev);
+  }
+
+  async fetch(ids: Id[]): Promise<Array<Versioned | null>> {
+    return ids.map((id) => this.objects.get(idKey(id)) ?? null);
+  }
+
+  async list(): Promise<Versioned[]> {
+    return [...this.objects.values()];
+  }
+
+  private keep(applied: Applied): Applied {
+    if (applied.record && applied.next)
+      this.objects.set(idKey(applied.id), { obj: applied.next, v: applied.v });
+    return applied;
+  }
+}
+
+export class MemoryStore extends StoreHandlers implements Handlers, Store {
+  private readonly backend: MemoryBackend;
   private counter = 0;
 
   constructor(options: MemoryStoreOptions = {}) {
-    this.generateId = options.generateId ?? (() => ++this.counter);
+    super();
+    this.backend = new MemoryBackend(options.generateId ?? (() => ++this.counter));
   }
 
-  /** Stores a new object under a fresh id; answers a copy of what was stored. */
-  async create(obj: Record<string, unknown>): Promise<StoredObject> {
-    const stored = { ...clone(obj), id: this.generateId() } as StoredObject;
-    this.objects.set(idKey(stored.id), stored);
-    return clone(stored);
-  }
-
-  /** Sets the patch's properties (removing those given as `undefined`); `not_found` for unknown ids. */
-  async update(patch: Patch): Promise<StoredObject> {
-    const stored = this.objects.get(idKey(patch.id));
-    if (!stored) throw new SyncError('not_found');
-    for (const key of Object.keys(patch)) {
-      if (key === 'id') continue;
-      if (patch[key] === undefined) delete stored[key];
-      else stored[key] = clone(patch[key]);
-    }
-    return clone(stored);
-  }
-
-  /** Removes an object; `not_found` for unknown ids. */
-  async destroy(id: Id): Promise<void> {
-    if (!this.objects.delete(idKey(id))) throw new SyncError('not_found');
-  }
-
-  /** Copies of the objects, in the order of `ids`, `null` for unknown ids. */
-  async fetch(ids: Id[]): Promise<Array<StoredObject | null>> {
-    return ids.map((id) => {
-      const stored = this.objects.get(idKey(id));
-      return stored ? clone(stored) : null;
-    });
-  }
-
-  /** Copies of every object. The query is ignored. */
-  async list(_query?: JsonValue): Promise<StoredObject[]> {
-    return [...this.objects.values()].map((o) => clone(o));
+  /** @internal */
+  [BACKEND](): Backend {
+    return this.backend;
   }
 
   /** How many objects are stored. */
   get size(): number {
-    return this.objects.size;
+    return this.backend.objects.size;
   }
-
-  /** The store's methods as a plain handlers object, to spread into handlers of your own. */
-  handlers(): Handlers {
-    return {
-      create: (obj) => this.create(obj),
-      update: (patch) => this.update(patch),
-      destroy: (id) => this.destroy(id),
-      fetch: (ids) => this.fetch(ids),
-      list: (query) => this.list(query),
-    };
-  }
-}
-
-/** True for a value usable as handlers: an object with the four CRUD functions. */
-export function isHandlers(x: unknown): x is Handlers {
-  if (x === null || typeof x !== 'object') return false;
-  const h = x as Record<string, unknown>;
-  return ['create', 'update', 'destroy', 'fetch'].every((name) => typeof h[name] === 'function');
 }

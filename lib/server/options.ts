@@ -45,6 +45,8 @@ export interface ServerOptions {
   autoCollections?: boolean;
   /** Most unanswered requests per connection before `busy` (default 64; clients send at most 32). */
   maxInFlight?: number;
+  /** How long request-dedupe records outlive their session's last request (ms, default 10 minutes). */
+  dedupeRetention?: number;
 }
 
 /** Options with every default applied. */
@@ -63,6 +65,7 @@ export interface ResolvedOptions {
   sessionTimeout: number;
   autoCollections: boolean;
   maxInFlight: number;
+  dedupeRetention: number;
 }
 
 /** Applies defaults to a copy; throws at once on a configuration mistake. */
@@ -85,6 +88,7 @@ export function resolveOptions(options: ServerOptions = {}): ResolvedOptions {
     sessionTimeout: positive('sessionTimeout', options.sessionTimeout ?? 5_000),
     autoCollections: options.autoCollections ?? false,
     maxInFlight: positive('maxInFlight', options.maxInFlight ?? 64),
+    dedupeRetention: positive('dedupeRetention', options.dedupeRetention ?? 10 * 60_000),
   };
   if (resolved.clientPath.startsWith(`${resolved.path}/`) || resolved.clientPath === resolved.path) {
     throw new TypeError(`clientPath must lie outside the socket.io path ${resolved.path}`);

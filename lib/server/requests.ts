@@ -7,7 +7,7 @@ import type { Connection } from '../transport.js';
 import type { Applied, Versioned } from './backend.js';
 import { idKey } from './backend.js';
 import type { ServerCollection } from './collection.js';
-import type { RequestContext } from './handlers.js';
+import type { RequestContext } from './backend.js';
 import { fullRecord } from './collection.js';
 
 /** Filters objects by the `visible` option for one session. */
@@ -23,9 +23,10 @@ export async function answerCreate(
   conn: Connection,
   reply: Reply,
 ): Promise<void> {
-  await coll.create(msg.o, conn, context(conn, msg.q), (applied): void =>
-    reply({ r: applied.record ?? fullRecord(applied.next!, applied.v) } satisfies AnswerMap['create']),
-  );
+  const format = (applied: Applied): AnswerMap['create'] => ({
+    r: applied.record ?? fullRecord(applied.next!, applied.v),
+  });
+  await coll.create(msg.o, conn, context(conn, msg.q, format), (applied) => reply(format(applied)));
 }
 
 /** Updates; the answer leaves right after the publish, before the object's next write starts. */
@@ -35,8 +36,9 @@ export async function answerUpdate(
   conn: Connection,
   reply: Reply,
 ): Promise<void> {
-  await coll.update(msg.i, msg.s, msg.u, conn, context(conn, msg.q), (applied): void =>
-    reply({ r: recordFor(applied, msg.b), v: applied.v } satisfies AnswerMap['update']),
+  const format = (applied: Applied): AnswerMap['update'] => ({ r: recordFor(applied, msg.b), v: applied.v });
+  await coll.update(msg.i, msg.s, msg.u, conn, context(conn, msg.q, format), (applied) =>
+    reply(format(applied)),
   );
 }
 
@@ -47,13 +49,13 @@ export async function answerDestroy(
   conn: Connection,
   reply: Reply,
 ): Promise<void> {
-  await coll.destroyOne(msg.i, conn, context(conn, msg.q), (applied): void =>
-    reply({ r: { k: 'd', i: msg.i, v: applied.v } } satisfies AnswerMap['destroy']),
-  );
+  const format = (applied: Applied): AnswerMap['destroy'] => ({ r: { k: 'd', i: msg.i, v: applied.v } });
+  await coll.destroyOne(msg.i, conn, context(conn, msg.q, format), (applied) => reply(format(applied)));
 }
 
-function context(conn: Connection, seq: number): RequestContext {
-  return { request: { sid: conn.sid, seq } };
+/** The request a write answers, and how its answer is made (a durable store records it with the write). */
+function context(conn: Connection, seq: number, answer: (applied: Applied) => unknown): RequestContext {
+  return { request: { sid: conn.sid, seq }, answer };
 }
 
 /**

@@ -3,21 +3,19 @@
  *
  * A session starts with its first connection. It ends at once when its client leaves on purpose,
  * otherwise `timeoutMs` after its last connection dropped without a new one, so a network blip does
- * not end it. The session holds the request-dedupe records.
+ * not end it.
  */
 import type { Connection } from '../transport.js';
-import { Dedupe } from './dedupe.js';
 
-export class Session<A> {
+export class Session {
   readonly connections = new Set<Connection>();
-  readonly dedupe = new Dedupe<A>();
   endTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(readonly sid: string) {}
 }
 
-export class Sessions<A> {
-  private readonly sessions = new Map<string, Session<A>>();
+export class Sessions {
+  private readonly sessions = new Map<string, Session>();
 
   constructor(
     private readonly timeoutMs: number,
@@ -26,11 +24,11 @@ export class Sessions<A> {
   ) {}
 
   /** Attaches a connection to its session, starting the session if it is new. */
-  attach(conn: Connection): Session<A> {
+  attach(conn: Connection): Session {
     let session = this.sessions.get(conn.sid);
     const isNew = !session;
     if (!session) {
-      session = new Session<A>(conn.sid);
+      session = new Session(conn.sid);
       this.sessions.set(conn.sid, session);
     }
     clearTimeout(session.endTimer);
@@ -52,7 +50,7 @@ export class Sessions<A> {
   }
 
   /** The session of a connection. */
-  get(sid: string): Session<A> | undefined {
+  get(sid: string): Session | undefined {
     return this.sessions.get(sid);
   }
 
@@ -61,7 +59,7 @@ export class Sessions<A> {
     for (const session of [...this.sessions.values()]) this.end(session);
   }
 
-  private end(session: Session<A>): void {
+  private end(session: Session): void {
     if (this.sessions.get(session.sid) !== session) return;
     clearTimeout(session.endTimer);
     this.sessions.delete(session.sid);
