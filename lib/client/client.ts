@@ -203,8 +203,10 @@ export class ObjectSync extends Emitter<ClientEvents> implements RequestSender {
     socket.on('connect_error', (err: Error & { data?: unknown }) => {
       const failure = err.data ? fromWireError(err.data) : undefined;
       if (failure && FATAL_HANDSHAKE_CODES.has(failure.code)) {
-        // socket.io does not retry a connection refused by the server's middleware.
+        // socket.io does not retry a connection refused by the server's middleware; what waits
+        // would wait forever, so it fails with the same error.
         this.connectionState = 'disconnected';
+        this.outbox.failAll({ error: failure.toJSON() });
         this.emit('error', failure);
       }
     });

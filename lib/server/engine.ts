@@ -59,6 +59,12 @@ export type ServerEvents = {
 
 type AckPayload = unknown;
 
+/** A connection's token bucket for `maxRequestsPerSecond`. */
+interface RateBucket {
+  tokens: number;
+  at: number;
+}
+
 export class ObjectSync extends Emitter<ServerEvents> implements Publisher, TransportListener {
   /** Changes whenever this engine starts: versions from another epoch are not comparable. */
   readonly epoch = randomBytes(9).toString('base64url');
@@ -68,6 +74,7 @@ export class ObjectSync extends Emitter<ServerEvents> implements Publisher, Tran
   private readonly dedupe: DedupeTable<AckPayload>;
   private readonly transport: SocketIoTransport;
   private readonly inFlight = new Map<Connection, number>();
+  private readonly buckets = new Map<Connection, RateBucket>();
   private readonly running = new Set<Promise<unknown>>();
   private readonly unserve: (() => void) | undefined;
   private closing: Promise<void> | undefined;
@@ -105,6 +112,8 @@ export class ObjectSync extends Emitter<ServerEvents> implements Publisher, Tran
         adapter: this.options.adapter,
         cors: this.options.cors,
         allowRequest: this.options.allowRequest,
+        allowedOrigins: this.options.allowedOrigins,
+        maxBufferedBytes: this.options.maxBufferedBytes,
         authorize: this.options.authorize,
       },
       this,
@@ -152,6 +161,14 @@ export class ObjectSync extends Emitter<ServerEvents> implements Publisher, Tran
   /** Server-side list of the default collection. */
   list(query?: JsonValue, cb?: NodeCallback<StoredObject[]>): Promise<StoredObject[]> {
     return this.defaultCollection.list(query, cb);
+  }
+
+  /**
+   * What `authorize` answered for a session (`true` without `authorize`), so handlers can map the
+   * `sid` they get to a user; `undefined` for an unknown or ended session.
+   */
+  user(sid: string): unknown {
+    return this.sessions.get(sid)?.user;
   }
 
   /** The socket.io server the engine runs on. */
@@ -257,6 +274,7 @@ export class ObjectSync extends Emitter<ServerEvents> implements Publisher, Tran
   /** @internal */
   disconnected(conn: Connection, deliberate: boolean): void {
     this.inFlight.delete(conn);
+    this.buckets.delete(conn);
     this.sessions.detach(conn, deliberate);
   }
 
@@ -279,6 +297,7 @@ export class ObjectSync extends Emitter<ServerEvents> implements Publisher, Tran
       }
     };
     const fail = (code: string): void => reply({ error: toWireError(new SyncError(code)) });
+    if (!this.takeToken(conn)) return fail('rate_limited');
     if (!isRequestEvent(event)) return fail('unknown_event');
     if (this.closing) return fail('unavailable');
     if (args.length !== 1) return fail('invalid_message');
@@ -358,6 +377,22 @@ export class ObjectSync extends Emitter<ServerEvents> implements Publisher, Tran
       });
     const outcome = this.dedupe.run(conn.sid, msg.q, record);
     if (!first) reply(await outcome);
+  }
+
+  /** One request's worth from the connection's token bucket (`maxRequestsPerSecond`, bursts of 2×). */
+  private takeToken(conn: Connection): boolean {
+    const rate = this.options.maxRequestsPerSecond;
+    const now = Date.now();
+    let bucket = this.buckets.get(conn);
+    if (!bucket) {
+      bucket = { tokens: rate * 2, at: now };
+      this.buckets.set(conn, bucket);
+    }
+    bucket.tokens = Math.min(rate * 2, bucket.tokens + ((now - bucket.at) * rate) / 1000);
+    bucket.at = now;
+    if (bucket.tokens < 1) return false;
+    bucket.tokens -= 1;
+    return true;
   }
 
   private resolveCollection(name: string): ServerCollection | undefined {

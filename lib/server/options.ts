@@ -37,8 +37,20 @@ export interface ServerOptions {
   adapter?: IoServerOptions['adapter'];
   /** socket.io CORS settings, for pages served from another origin. */
   cors?: IoServerOptions['cors'];
-  /** socket.io's `allowRequest` hook (e.g. exact-origin checks). */
+  /** socket.io's `allowRequest` hook, run after `allowedOrigins`. */
   allowRequest?: IoServerOptions['allowRequest'];
+  /**
+   * Exact origins (`https://game.example`) browsers may connect from; a request from any other origin
+   * is refused at the HTTP level. Clients that send no `Origin` (Node) are not affected. Default: any.
+   */
+  allowedOrigins?: string[];
+  /** Requests per second per connection before `rate_limited` (token bucket; default 1 000, bursts of 2×). */
+  maxRequestsPerSecond?: number;
+  /**
+   * Bytes waiting to be written to one connection before the server drops it (default 16 MiB): a client
+   * that stops reading cannot make the server's memory grow without bound; it resyncs when it returns.
+   */
+  maxBufferedBytes?: number;
   /** How long a session outlives its last dropped connection (ms, default 5 000). */
   sessionTimeout?: number;
   /** Create unknown collections on first use, with a `MemoryStore` (default false: `unknown_collection`). */
@@ -62,6 +74,9 @@ export interface ResolvedOptions {
   adapter: ServerOptions['adapter'];
   cors: ServerOptions['cors'];
   allowRequest: ServerOptions['allowRequest'];
+  allowedOrigins: string[] | undefined;
+  maxRequestsPerSecond: number;
+  maxBufferedBytes: number;
   sessionTimeout: number;
   autoCollections: boolean;
   maxInFlight: number;
@@ -85,6 +100,9 @@ export function resolveOptions(options: ServerOptions = {}): ResolvedOptions {
     adapter: options.adapter,
     cors: options.cors,
     allowRequest: options.allowRequest,
+    allowedOrigins: options.allowedOrigins ? [...options.allowedOrigins] : undefined,
+    maxRequestsPerSecond: positive('maxRequestsPerSecond', options.maxRequestsPerSecond ?? 1000),
+    maxBufferedBytes: positive('maxBufferedBytes', options.maxBufferedBytes ?? 16 * 1024 * 1024),
     sessionTimeout: positive('sessionTimeout', options.sessionTimeout ?? 5_000),
     autoCollections: options.autoCollections ?? false,
     maxInFlight: positive('maxInFlight', options.maxInFlight ?? 64),

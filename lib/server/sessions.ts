@@ -11,7 +11,11 @@ export class Session {
   readonly connections = new Set<Connection>();
   endTimer: ReturnType<typeof setTimeout> | undefined;
 
-  constructor(readonly sid: string) {}
+  constructor(
+    readonly sid: string,
+    /** What `authorize` answered at the session's latest handshake. */
+    public user: unknown,
+  ) {}
 }
 
 export class Sessions {
@@ -28,11 +32,12 @@ export class Sessions {
     let session = this.sessions.get(conn.sid);
     const isNew = !session;
     if (!session) {
-      session = new Session(conn.sid);
+      session = new Session(conn.sid, conn.user);
       this.sessions.set(conn.sid, session);
     }
     clearTimeout(session.endTimer);
     session.endTimer = undefined;
+    session.user = conn.user;
     session.connections.add(conn);
     if (isNew) this.onStart(conn.sid);
     return session;

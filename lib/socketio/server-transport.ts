@@ -25,6 +25,8 @@ export interface SocketIoTransportOptions {
   adapter: IoServerOptions['adapter'] | undefined;
   cors: IoServerOptions['cors'] | undefined;
   allowRequest: IoServerOptions['allowRequest'] | undefined;
+  allowedOrigins: string[] | undefined;
+  maxBufferedBytes: number;
   authorize: ((handshake: Handshake) => unknown) | undefined;
 }
 
@@ -41,6 +43,33 @@ export function sessionId(secret: string): string {
 /** An error for the handshake: the client sees `err.message === code` and `err.data = { code, message }`. */
 function handshakeError(code: keyof typeof ERROR_CODES): Error & { data: unknown } {
   return Object.assign(new Error(code), { data: { code, message: ERROR_CODES[code] } });
+}
+
+const SWEEP_MS = 250;
+
+/** Bytes queued for a socket and not yet written to the network (engine.io buffer + websocket buffer). */
+function bufferedBytes(socket: Socket): number {
+  const conn = socket.conn as unknown as {
+    writeBuffer?: Array<{ data?: unknown }>;
+    transport?: { socket?: { bufferedAmount?: number } };
+  };
+  let bytes = conn.transport?.socket?.bufferedAmount ?? 0;
+  for (const packet of conn.writeBuffer ?? [])
+    bytes += typeof packet.data === 'string' ? packet.data.length : 64;
+  return bytes;
+}
+
+type AllowRequest = NonNullable<IoServerOptions['allowRequest']>;
+
+/** `allowRequest` refusing browsers from any origin not listed exactly, then asking `next`. */
+function checkOrigin(origins: string[] | undefined, next: IoServerOptions['allowRequest']): AllowRequest {
+  return (req, callback) => {
+    const origin = req.headers.origin;
+    if (origins && origin !== undefined && !origins.includes(origin))
+      return callback('origin not allowed', false);
+    if (next) return next(req, callback);
+    callback(null, true);
+  };
 }
 
 class SocketConnection implements Connection {
@@ -72,6 +101,7 @@ export class SocketIoTransport implements ServerTransport {
   readonly io: Server;
   readonly nsp: Namespace;
   private readonly ownsIo: boolean;
+  private readonly sweeper: ReturnType<typeof setInterval>;
   private accepting = true;
 
   constructor(target: ListenTarget, options: SocketIoTransportOptions, listener: TransportListener) {
@@ -87,7 +117,9 @@ export class SocketIoTransport implements ServerTransport {
         maxHttpBufferSize: options.maxPayloadBytes * 2 + 64 * 1024,
         ...(options.adapter ? { adapter: options.adapter } : {}),
         ...(options.cors ? { cors: options.cors } : {}),
-        ...(options.allowRequest ? { allowRequest: options.allowRequest } : {}),
+        ...(options.allowRequest || options.allowedOrigins
+          ? { allowRequest: checkOrigin(options.allowedOrigins, options.allowRequest) }
+          : {}),
       });
       this.ownsIo = true;
     }
@@ -100,6 +132,25 @@ export class SocketIoTransport implements ServerTransport {
       );
     });
     this.nsp.on('connection', (socket: Socket) => this.onConnection(socket, listener));
+    this.sweeper = setInterval(() => this.dropSlowReaders(options.maxBufferedBytes), SWEEP_MS);
+    this.sweeper.unref();
+  }
+
+  /**
+   * Drops connections whose unsent data passed the limit (a client that stopped reading). Checked
+   * periodically rather than per write, so the broadcast path pays nothing for it.
+   */
+  private dropSlowReaders(limit: number): void {
+    for (const socket of this.nsp.sockets.values()) {
+      if (bufferedBytes(socket) > limit) {
+        log('dropping slow reader %s', socket.id);
+        // A graceful close would queue behind the unread data; cut the TCP connection instead.
+        const ws = (socket.conn as unknown as { transport?: { socket?: { terminate?: () => void } } })
+          .transport?.socket;
+        if (ws?.terminate) ws.terminate();
+        else socket.conn.close();
+      }
+    }
   }
 
   /** Checks the handshake; on success stores the connection's session and user on the socket. */
@@ -161,6 +212,7 @@ export class SocketIoTransport implements ServerTransport {
   /** Refuses new connections, then drops ours (clients reconnect when a server is back). */
   async close(): Promise<void> {
     this.accepting = false;
+    clearInterval(this.sweeper);
     if (this.ownsIo) {
       await this.io.close();
     } else {

@@ -2,19 +2,23 @@
  * A loopback TCP proxy for fault injection: clients connect through it to a real server, and a test
  * can cut every connection, or swallow bytes in one direction, at a chosen moment (like toxiproxy).
  */
+import { EventEmitter } from 'node:events';
 import { createServer, connect, type Server, type Socket } from 'node:net';
 import type { AddressInfo } from 'node:net';
 
 type Mode = 'pass' | 'blackhole';
 
-export class FaultProxy {
+/** Emits `closed` whenever one proxied connection ends. */
+export class FaultProxy extends EventEmitter {
   private readonly server: Server;
   private readonly pairs = new Set<[Socket, Socket]>();
   private upstreamMode: Mode = 'pass';
   private downstreamMode: Mode = 'pass';
+  private stalled = false;
   port = 0;
 
   constructor(private targetPort: number) {
+    super();
     this.server = createServer((client) => this.accept(client));
   }
 
@@ -44,6 +48,18 @@ export class FaultProxy {
     this.downstreamMode = 'blackhole';
   }
 
+  /** Stops reading from the server (a client that stopped reading): the server's buffers fill up. */
+  stallDownstream(): void {
+    this.stalled = true;
+    for (const [, upstream] of this.pairs) upstream.pause();
+  }
+
+  /** Reads from the server again. */
+  resumeDownstream(): void {
+    this.stalled = false;
+    for (const [, upstream] of this.pairs) upstream.resume();
+  }
+
   /** Destroys every open connection (both sides) and lets new ones pass again. */
   cut(): void {
     for (const [a, b] of this.pairs) {
@@ -68,6 +84,7 @@ export class FaultProxy {
   private accept(client: Socket): void {
     const upstream = connect(this.targetPort, '127.0.0.1');
     const pair: [Socket, Socket] = [client, upstream];
+    if (this.stalled) upstream.pause();
     this.pairs.add(pair);
     client.on('data', (d) => {
       if (this.upstreamMode === 'pass') upstream.write(d);
@@ -78,7 +95,7 @@ export class FaultProxy {
     const end = (): void => {
       client.destroy();
       upstream.destroy();
-      this.pairs.delete(pair);
+      if (this.pairs.delete(pair)) this.emit('closed');
     };
     client.on('close', end);
     upstream.on('close', end);
