@@ -129,14 +129,14 @@ export function describeStoreConformance(name: string, fixture: StoreFixture): v
         request: { sid: 'sid-1', seq: 7 },
         answer: (a) => ({ r: a.record }),
       });
-      expect(await be.recall('sid-1', 7)).to.deep.equal({ r: JSON.parse(JSON.stringify(created.record)) });
-      expect(await be.recall('sid-1', 8)).to.equal(undefined);
-      expect(await be.recall('sid-2', 7)).to.equal(undefined);
+      expect(await be.recall!('sid-1', 7)).to.deep.equal({ r: JSON.parse(JSON.stringify(created.record)) });
+      expect(await be.recall!('sid-1', 8)).to.equal(undefined);
+      expect(await be.recall!('sid-2', 7)).to.equal(undefined);
       // A failed write records nothing.
       await be
         .update('missing', {}, [], 'sid-1', { request: { sid: 'sid-1', seq: 9 }, answer: () => ({ ok: 1 }) })
         .catch(() => undefined);
-      expect(await be.recall('sid-1', 9)).to.equal(undefined);
+      expect(await be.recall!('sid-1', 9)).to.equal(undefined);
     });
 
     it('survives a restart with objects, versions, ids and dedupe records', async () => {
