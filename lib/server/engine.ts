@@ -40,6 +40,7 @@ import type { Connection, TransportListener } from '../transport.js';
 import { BACKEND, isStore, type Applied, type Backend, type Versioned } from './backend.js';
 import { ServerCollection, type Publisher } from './collection.js';
 import { HandlerBackend } from './handler-backend.js';
+import { timedBackend } from './timed-backend.js';
 import { isHandlers, type Handlers } from './handlers.js';
 import { MemoryStore } from './memory-store.js';
 import { DedupeTable } from './dedupe.js';
@@ -135,7 +136,7 @@ export class ObjectSync extends Emitter<ServerEvents> implements Publisher, Tran
     }
     const h = handlers ?? new MemoryStore();
     let backend: Backend;
-    if (isStore(h)) backend = h[BACKEND]();
+    if (isStore(h)) backend = timedBackend(h[BACKEND](), this.options.handlerTimeout);
     else if (isHandlers(h)) backend = new HandlerBackend(h, this.options.handlerTimeout);
     else throw new TypeError('handlers need create, update, destroy and fetch functions');
     const coll = new ServerCollection(name, backend, this);

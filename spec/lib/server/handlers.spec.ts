@@ -5,6 +5,7 @@
 import { expect } from 'chai';
 import type { Handlers } from '../../../lib/index.js';
 import { MemoryStore } from '../../../lib/index.js';
+import { BACKEND } from '../../../lib/server/backend.js';
 import { originalDemo } from '../../fixtures/original-demo.js';
 import { cleanup, connectClient, startServer, waitFor } from '../../support/harness.js';
 
@@ -211,5 +212,34 @@ describe('handlers', () => {
     expect(maxRunning).to.equal(1);
     expect(seen).to.deep.equal([1, 2, 3, 4, 5, 6]);
     expect(a.get(obj.id)!.n).to.equal(6);
+  });
+});
+
+describe('stores that fail', () => {
+  afterEach(cleanup);
+
+  it('answers timeout when a store hangs, and handler_error when it throws; the server keeps serving', async () => {
+    const store = new MemoryStore();
+    const backend = store[BACKEND]();
+    let mode: 'hang' | 'throw' | 'ok' = 'hang';
+    const original = backend.update.bind(backend);
+    backend.update = (...args) =>
+      mode === 'hang'
+        ? new Promise(() => undefined)
+        : mode === 'throw'
+          ? Promise.reject(new Error('disk on fire'))
+          : original(...args);
+    const server = await startServer(store, { handlerTimeout: 100 });
+    const a = await connectClient(server);
+    const obj = await a.save({ n: 1 });
+    expect((await a.save({ id: obj.id, n: 2 }).catch((e) => e)).code).to.equal('timeout');
+    mode = 'throw';
+    const thrown = await a.save({ id: obj.id, n: 3 }).catch((e) => e);
+    expect(thrown.toJSON()).to.deep.equal({
+      code: 'handler_error',
+      message: 'The server failed to handle the request.',
+    });
+    mode = 'ok';
+    expect((await a.save({ id: obj.id, n: 4 })).n).to.equal(4);
   });
 });
