@@ -1,0 +1,240 @@
+/**
+ * `SyncedCollection`: a `Backbone.Collection` that mirrors one collection of the server, live.
+ *
+ * - Its client is `options.client` given at construction, else the client of the latest
+ *   `backboneSync(client)`. It and its models sync through that client.
+ * - It subscribes to the client collection named by its `url` on the next microtask (ES class fields
+ *   such as `url = '/todos'` are assigned only after the constructor returns), or on its first sync.
+ * - Server changes are translated, each with `options.remote: true` so listeners can tell them apart
+ *   and never echo them back: a create `add`s a model (never a second one for a model this side
+ *   created), an update `set`s the same model instance (only real changes fire `change:attr`), and a
+ *   destroy triggers the model's `destroy` event, so it leaves every collection and its views remove
+ *   themselves. A change is applied underneath the model's own pending optimistic writes.
+ * - After a reconnect the client resyncs and raises what was missed: the collection converges by
+ *   itself.
+ *
+ * Events (beyond Backbone's): `error(collection, err, {})` when the subscription is refused.
+ *
+ * It is defined with `Backbone.Collection.extend`, so both `SyncedCollection.extend({...})` and
+ * `class Todos extends SyncedCollection` work.
+ */
+import Backbone from 'backbone';
+import type { ObjectSync } from '../../lib/client/client.js';
+import type { ClientCollection } from '../../lib/client/collection.js';
+import { clone } from '../../lib/diff.js';
+import type { Id, StoredObject } from '../../lib/protocol.js';
+import { attrsOf, touches, type Change } from './attrs.js';
+import { createdModel, isDoomed, pendingChanges, setMirror, type Mirror } from './state.js';
+import { latestClient, syncThrough } from './sync.js';
+import type { Attrs, SyncMethod, SyncOptions, SyncTarget } from './types.js';
+import { isCollection, nameFromUrl, resultOf } from './url.js';
+
+/** Constructor options of a `SyncedCollection` (besides Backbone's own). */
+export interface SyncedCollectionOptions {
+  /** The client to sync through (default: the one given to the latest `backboneSync(client)`). */
+  client?: ObjectSync;
+  [option: string]: unknown;
+}
+
+/** What a `SyncedCollection` adds to `Backbone.Collection`. */
+export interface SyncedCollection<
+  TModel extends Backbone.Model = Backbone.Model,
+> extends Backbone.Collection<TModel> {
+  /** Resolves once the collection is subscribed and holds every object the client knows of. */
+  ready(): Promise<this>;
+  /** Stops mirroring the server (listeners are removed; the models stay). */
+  detach(): void;
+}
+
+/** The `SyncedCollection` constructor: `new`, `class ... extends`, or Backbone's `extend`. */
+export interface SyncedCollectionConstructor {
+  new <TModel extends Backbone.Model = Backbone.Model>(
+    models?: Array<NoInfer<TModel> | Record<string, unknown>>,
+    options?: SyncedCollectionOptions,
+  ): SyncedCollection<TModel>;
+  readonly prototype: SyncedCollection;
+  /** Backbone's `extend`: a subclass (typed as a `SyncedCollection`; prefer `class ... extends` for more). */
+  extend(properties?: object, classProperties?: object): SyncedCollectionConstructor;
+}
+
+/** Per instance, kept off the instance so ES class fields cannot clobber it. */
+interface Internal {
+  client: ObjectSync | undefined;
+  coll: ClientCollection | undefined;
+  ready: Promise<void>;
+  settle: { resolve(): void; reject(err: unknown): void };
+  detach: (() => void) | undefined;
+}
+
+const internals = new WeakMap<Backbone.Collection, Internal>();
+
+/**
+ * Options of every change this module makes (a fresh object each time: listeners get it): `remote`
+ * tells app listeners not to echo the change back.
+ */
+type RemoteOptions = Backbone.AddOptions &
+  Backbone.ModelSetOptions & { remote: true; rollback?: true; parse?: boolean; unset?: boolean };
+const remote = (extra?: Partial<RemoteOptions>): RemoteOptions => ({ ...extra, remote: true });
+
+type PrepareModel = (this: Backbone.Collection, attrs: unknown, options: unknown) => Backbone.Model | false;
+
+/** The constructor: Backbone's collection constructor, then the subscription on the next microtask. */
+function SyncedCollectionCtor(
+  this: Backbone.Collection,
+  models?: unknown,
+  options?: SyncedCollectionOptions,
+) {
+  let settle!: Internal['settle'];
+  const ready = new Promise<void>((resolve, reject) => (settle = { resolve, reject }));
+  ready.catch(() => undefined);
+  internals.set(this, { client: options?.client, coll: undefined, ready, settle, detach: undefined });
+  (Backbone.Collection as unknown as (...args: unknown[]) => void).call(this, models, options);
+  queueMicrotask(() => {
+    try {
+      attach(this);
+    } catch {
+      // A url that names no collection: the first sync throws it to the caller.
+    }
+  });
+}
+
+const methods = {
+  constructor: SyncedCollectionCtor,
+
+  /** Syncs the collection (and, through `_prepareModel`, its models) through its client. */
+  sync(this: Backbone.Collection, method: SyncMethod, target: SyncTarget, options?: SyncOptions) {
+    attach(this);
+    const client = internals.get(this)?.client ?? latestClient();
+    if (!client) {
+      throw new Error(
+        'object-sync: a SyncedCollection needs { client } or a backboneSync(client) call first',
+      );
+    }
+    return syncThrough(client)(method, target, options);
+  },
+
+  /** Backbone's model preparation, plus: a model without a sync of its own syncs through this collection. */
+  _prepareModel(this: Backbone.Collection, attrs: unknown, options: unknown) {
+    const base = (Backbone.Collection.prototype as unknown as { _prepareModel: PrepareModel })._prepareModel;
+    const model = base.call(this, attrs, options);
+    if (model && model.sync === Backbone.Model.prototype.sync) {
+      model.sync = (method: SyncMethod, target: SyncTarget, opts?: SyncOptions) =>
+        this.sync(method, target, opts);
+    }
+    return model;
+  },
+
+  /** Resolves once the collection is subscribed and holds every object the client knows of. */
+  ready(this: Backbone.Collection) {
+    attach(this);
+    return internals.get(this)!.ready.then(() => this);
+  },
+
+  /** Stops mirroring the server (listeners are removed; the models stay). */
+  detach(this: Backbone.Collection) {
+    internals.get(this)?.detach?.();
+  },
+};
+
+/**
+ * The `SyncedCollection` class. In the browser bundle `Backbone` is the page's global, which must
+ * be loaded first; without it, using the class throws a clear error (and loading does not fail).
+ */
+export const SyncedCollection: SyncedCollectionConstructor = Backbone?.Collection
+  ? (Backbone.Collection.extend(methods) as SyncedCollectionConstructor)
+  : (missingBackbone as unknown as SyncedCollectionConstructor);
+
+function missingBackbone(): never {
+  throw new Error('object-sync: load Backbone before the object-sync bundle to use SyncedCollection');
+}
+
+/** Subscribes once the client and the url are known; returns whether it is attached. */
+function attach(c: Backbone.Collection): boolean {
+  const it = internals.get(c);
+  if (!it || it.coll) return it !== undefined;
+  const client = it.client ?? latestClient();
+  const url = resultOf(c, 'url');
+  if (!client || !url) return false;
+  const coll = client.collection(nameFromUrl(String(url)));
+  it.client = client;
+  it.coll = coll;
+  const onCreate = (obj: StoredObject): void => remoteCreate(c, coll, obj);
+  const onUpdate = (obj: StoredObject, changes: Attrs): void => remoteUpdate(c, coll, obj, changes);
+  const onDestroy = (id: Id): void => remoteDestroy(c, id);
+  const mirror: Mirror = {
+    restore: (model) => void (c.get(model) || c.add(model, remote({ rollback: true }))),
+  };
+  coll.on('create', onCreate).on('update', onUpdate).on('destroy', onDestroy);
+  setMirror(coll, mirror, true);
+  it.detach = () => {
+    coll.off('create', onCreate).off('update', onUpdate).off('destroy', onDestroy);
+    setMirror(coll, mirror, false);
+  };
+  coll.subscribe().then(
+    () => {
+      for (const obj of Object.values(coll.allObjects())) if (!c.get(obj.id)) remoteCreate(c, coll, obj);
+      it.settle.resolve();
+    },
+    (err: unknown) => {
+      it.settle.reject(err);
+      c.trigger('error', c, err, {});
+    },
+  );
+  return true;
+}
+
+/** A server create: adds the model (the very instance when this side created it). Fires `add`. */
+function remoteCreate(c: Backbone.Collection, coll: ClientCollection, obj: StoredObject): void {
+  if (isDoomed(coll, obj.id)) return;
+  const model = c.get(obj.id);
+  if (model) return applyUnderneath(model, attrsOf(obj, idAttributeOf(model)));
+  // The model's own `parse` sees the raw object (as after a fetch); the collection's `parse`, meant
+  // for lists, is not given a single object.
+  const prepare = (c as unknown as { _prepareModel: PrepareModel })._prepareModel;
+  const added =
+    createdModel(coll, obj.id) ?? prepare.call(c, attrsOf(obj, idAttributeOf(c)), remote({ parse: true }));
+  if (added) c.add(added, remote());
+}
+
+/** A server update: sets the changes on the same model, underneath its pending writes. Fires `change`. */
+function remoteUpdate(
+  c: Backbone.Collection,
+  coll: ClientCollection,
+  obj: StoredObject,
+  changes: Attrs,
+): void {
+  if (isDoomed(coll, obj.id)) return;
+  const model = c.get(obj.id);
+  if (model) applyUnderneath(model, changes);
+  else remoteCreate(c, coll, obj);
+}
+
+/** A server destroy: triggers the model's `destroy` event, so it leaves every collection. */
+function remoteDestroy(c: Backbone.Collection, id: Id): void {
+  const model = c.get(id);
+  if (!model) return;
+  model.stopListening();
+  model.trigger('destroy', model, model.collection, remote());
+}
+
+/** Sets changed attributes (`undefined`: removed) except those the model's pending writes own. */
+function applyUnderneath(model: Backbone.Model, changes: Attrs): void {
+  const pending: Change[] = pendingChanges(model);
+  const idAttribute = idAttributeOf(model);
+  const set: Attrs = {};
+  const unset: Attrs = {};
+  for (const key of Object.keys(changes)) {
+    if (key === 'id' || key === idAttribute || pending.some((w) => touches(w, key))) continue;
+    if (changes[key] === undefined) unset[key] = undefined;
+    else set[key] = clone(changes[key]);
+  }
+  if (Object.keys(unset).length > 0) model.set(unset, remote({ unset: true }));
+  if (Object.keys(set).length > 0) model.set(set, remote());
+}
+
+/** The id attribute of a model, or of a collection's models. */
+function idAttributeOf(target: Backbone.Model | Backbone.Collection): string {
+  if (!isCollection(target)) return target.idAttribute || 'id';
+  const modelClass = target.model as { prototype?: { idAttribute?: string } } | undefined;
+  return modelClass?.prototype?.idAttribute || 'id';
+}

@@ -1,0 +1,37 @@
+/**
+ * Types of the Backbone adapter: the `sync(method, model, options)` signature Backbone calls, and
+ * the options it reads and writes.
+ */
+import type Backbone from 'backbone';
+import type { SyncError } from '../../lib/errors.js';
+
+/** What Backbone syncs: a model or a collection. */
+export type SyncTarget = Backbone.Model | Backbone.Collection;
+
+/** The five methods of `Backbone.sync`. */
+export type SyncMethod = 'create' | 'read' | 'update' | 'patch' | 'delete';
+
+/**
+ * The options of a sync call as Backbone passes them. The adapter reads `url`, `attrs`, `wait`,
+ * `data` (the `list` query of a collection fetch), calls `success`/`error`, and stores `xhr`.
+ */
+export interface SyncOptions {
+  url?: unknown;
+  attrs?: Record<string, unknown>;
+  wait?: boolean;
+  data?: unknown;
+  success?: (resp: unknown) => void;
+  error?: (err: SyncError) => void;
+  xhr?: PromiseLike<unknown>;
+  [option: string]: unknown;
+}
+
+/** A replacement for `Backbone.sync`: returns a thenable settled after the callbacks. */
+export type BackboneSync = (
+  method: SyncMethod,
+  model: SyncTarget,
+  options?: SyncOptions,
+) => PromiseLike<unknown>;
+
+/** Attributes as Backbone holds them. */
+export type Attrs = Record<string, unknown>;
