@@ -53,6 +53,8 @@ export class ObjectSync extends Emitter<ClientEvents> implements RequestSender {
   private epoch: string | undefined;
   private sessionId: string | undefined;
   private connectionState: ConnectionState = 'disconnected';
+  private retryTimer: ReturnType<typeof setTimeout> | undefined;
+  private retries = 0;
 
   constructor(options: ClientOptions = {}) {
     super();
@@ -84,6 +86,8 @@ export class ObjectSync extends Emitter<ClientEvents> implements RequestSender {
 
   /** Leaves on purpose: the server ends the session at once. Queued requests wait for `connect()`. */
   disconnect(): this {
+    clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
     if (this.socket && (this.socket.connected || this.socket.active)) this.socket.disconnect();
     this.setNotReady('io client disconnect');
     return this;
@@ -202,15 +206,32 @@ export class ObjectSync extends Emitter<ClientEvents> implements RequestSender {
     page.addEventListener?.('pagehide', () => this.disconnect());
     socket.on('connect_error', (err: Error & { data?: unknown }) => {
       const failure = err.data ? fromWireError(err.data) : undefined;
-      if (failure && FATAL_HANDSHAKE_CODES.has(failure.code)) {
-        // socket.io does not retry a connection refused by the server's middleware; what waits
-        // would wait forever, so it fails with the same error.
+      if (!failure) return; // a network error: socket.io retries by itself
+      if (FATAL_HANDSHAKE_CODES.has(failure.code)) {
+        // What waits would wait forever, so it fails with the same error.
         this.connectionState = 'disconnected';
         this.outbox.failAll({ error: failure.toJSON() });
         this.emit('error', failure);
+      } else {
+        // socket.io never retries a handshake its server's middleware refused; a server that is
+        // shutting down (`unavailable`) will be back, so retry with the same backoff.
+        this.retryLater();
       }
     });
     return socket;
+  }
+
+  /** Schedules one reconnect after an exponential, jittered delay (unless the app disconnected). */
+  private retryLater(): void {
+    const o = this.options;
+    if (!o.autoReconnect || this.retryTimer) return;
+    const base = Math.min(o.reconnectionDelayMax, o.reconnectionDelay * 2 ** this.retries++);
+    const delay = base * (1 + o.randomizationFactor * (Math.random() * 2 - 1));
+    this.connectionState = 'connecting';
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      if (this.socket && !this.socket.active && this.connectionState === 'connecting') this.socket.connect();
+    }, delay);
   }
 
   /** The server greets every connection first: resync, then let the outbox go. */
@@ -224,6 +245,7 @@ export class ObjectSync extends Emitter<ClientEvents> implements RequestSender {
     }
     this.epoch = hello.e;
     this.sessionId = hello.s;
+    this.retries = 0;
     this.connectionState = 'ready';
     // Resync reads go ahead of queued writes; collections are walked in reverse so the default one is first.
     for (const coll of [...this.collections.values()].reverse()) if (coll.isSubscribed()) coll.resync();

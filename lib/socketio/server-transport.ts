@@ -214,7 +214,15 @@ export class SocketIoTransport implements ServerTransport {
     this.accepting = false;
     clearInterval(this.sweeper);
     if (this.ownsIo) {
-      await this.io.close();
+      // socket.io closes the http server, which waits for every connection to end. Browsers keep
+      // reusing keep-alive connections (reconnect attempts), so close them whenever they go idle.
+      const http = this.httpServer;
+      const idle = setInterval(() => http?.closeIdleConnections?.(), 50);
+      try {
+        await this.io.close();
+      } finally {
+        clearInterval(idle);
+      }
     } else {
       for (const socket of this.nsp.sockets.values()) socket.conn.close();
     }

@@ -4,7 +4,10 @@
  * after a server restart, and sessions outlive a network blip.
  */
 import { expect } from 'chai';
-import { MemoryStore, type Handlers } from '../../lib/index.js';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { Server } from 'socket.io';
+import { MemoryStore, ObjectSync, type Handlers } from '../../lib/index.js';
 import { cleanup, connectClient, startServer, stopServer, waitFor, waitUntil } from '../support/harness.js';
 import { FaultProxy } from '../support/proxy.js';
 
@@ -191,6 +194,28 @@ describe('reconnect without loss', () => {
     const ended2 = waitFor(server.sync, 'disconnect');
     proxy.cut();
     expect((await ended2)[0]).to.equal(b.sid);
+  });
+
+  it('retries a handshake refused with unavailable (a server shutting down), unlike socket.io', async () => {
+    const http = createServer();
+    const io = new Server(http, { path: '/object-sync' });
+    let refusals = 0;
+    io.use((_socket, next) => {
+      if (refusals++ < 2)
+        return next(Object.assign(new Error('unavailable'), { data: { code: 'unavailable' } }));
+      next();
+    });
+    const sync = ObjectSync.listen(io);
+    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+    try {
+      const client = await connectClient({ url: `http://127.0.0.1:${(http.address() as AddressInfo).port}` });
+      expect(refusals).to.equal(3);
+      expect(client.isConnected()).to.equal(true);
+    } finally {
+      await cleanup();
+      await sync.close();
+      await io.close();
+    }
   });
 
   it('close() lets running handlers finish, refuses new requests, ends sessions, and clients reconnect to a new server', async () => {
