@@ -67,7 +67,7 @@ describe('walk and talk, in Chromium', function () {
     expect(await b.page.locator('.player').count()).to.equal(2);
     expect(await b.page.locator('.player.me').count()).to.equal(1);
 
-    // Players start within x <= 390, y <= 290 on a 760 x 460 field: these steps are never clamped.
+    // Players start within 40..700 x 60..400 on a 760 x 460 field: these steps are never clamped.
     const from = await position(a.page, idA);
     await positionIs(b.page, idA, from);
 

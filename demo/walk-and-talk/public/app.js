@@ -85,8 +85,8 @@
   }
 
   join({
-    x: Math.floor(Math.random() * 40) * STEP,
-    y: Math.floor(Math.random() * 30) * STEP,
+    x: 40 + Math.floor(Math.random() * 67) * STEP, // 40..700
+    y: 60 + Math.floor(Math.random() * 35) * STEP, // 60..400
     avatar: 1 + Math.floor(Math.random() * 5),
     says: "I'm new here, talk to me",
   });
