@@ -30,6 +30,12 @@ export interface ServerTransport {
   connections(): Iterable<Connection>;
   /** Stops accepting connections and closes what the transport created (see `close()` in SPEC). */
   close(): Promise<void>;
+  /** Whether several nodes share fan-out (a socket.io adapter was given). */
+  readonly clustered: boolean;
+  /** Sends a message to the engines of the other nodes (they get it as `relayed`). */
+  relay(message: unknown): void;
+  /** Whether a session has a connection on any node but through `except`. */
+  sessionConnected(sid: string, except?: Connection): Promise<boolean>;
 }
 
 /** What the transport tells the engine. */
@@ -44,4 +50,6 @@ export interface TransportListener {
     payload: unknown,
     ack: ((answer: unknown) => void) | undefined,
   ): void;
+  /** A message another node's engine relayed. */
+  relayed(message: unknown): void;
 }

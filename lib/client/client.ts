@@ -246,11 +246,13 @@ export class ObjectSync extends Emitter<ClientEvents> implements RequestSender {
     this.epoch = hello.e;
     this.sessionId = hello.s;
     this.retries = 0;
+    const wasReady = this.connectionState === 'ready';
     this.connectionState = 'ready';
     // Resync reads go ahead of queued writes; collections are walked in reverse so the default one is first.
     for (const coll of [...this.collections.values()].reverse()) if (coll.isSubscribed()) coll.resync();
     this.outbox.setReady(true);
-    this.emit('connect');
+    // A `hi` on a ready connection only asks for a resync (the server's `resyncClients()`).
+    if (!wasReady) this.emit('connect');
   }
 
   private onChanges(message: ChangesMessage): void {

@@ -317,8 +317,19 @@ export class ClientCollection extends Emitter<CollectionEvents> {
           err instanceof SyncError ? err : new SyncError('invalid_message'),
         );
       }
+      const effect = answered.effect;
+      if (effect.type === 'gap') {
+        // The answer does not follow the version held (e.g. versions were forgotten after a server
+        // restart): the write settles once the object was read whole, never with a stale object.
+        this.refetch(effect.id, () => {
+          const live = this.map.get(effect.id);
+          if (live) (out as Outcome<unknown>).succeed(live);
+          else (out as Outcome<unknown>).fail(new SyncError('not_found'));
+        });
+        return;
+      }
       (out as Outcome<unknown>).succeed(answered.result);
-      this.raise(answered.effect);
+      this.raise(effect);
     });
   }
 
@@ -375,18 +386,20 @@ export class ClientCollection extends Emitter<CollectionEvents> {
   }
 
   /** Heals a version gap: reads the object whole (once at a time per object). */
-  private refetch(id: Id): void {
+  private refetch(id: Id, then?: () => void): void {
     const key = keyOf(id);
-    if (this.refetching.has(key)) return;
-    this.refetching.add(key);
-    const out = new Outcome<Array<StoredObject | null>>(undefined);
-    out.promise.then(
-      () => this.refetching.delete(key),
-      (err: SyncError) => {
-        this.refetching.delete(key);
-        this.emit('error', err);
-      },
-    );
+    // A write waiting for the object reads it anew: a read already on its way may predate the write.
+    if (!then && this.refetching.has(key)) return;
+    if (!then) this.refetching.add(key);
+    const done = (): void => {
+      if (!then) this.refetching.delete(key);
+      then?.();
+    };
+    // `done` runs as the read's callback: before the events of what the read brought.
+    const out = new Outcome<Array<StoredObject | null>>((err) => {
+      done();
+      if (err && !then) this.emit('error', err as SyncError);
+    });
     this.read<'fetch'>('fetch', { i: [id] }, out, (ack, tick) => {
       const found = ack.r[0];
       const effect = found ? this.map.apply(tupleRecord(found), tick) : this.map.removeUnlessNewer(id, tick);

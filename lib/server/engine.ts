@@ -20,6 +20,8 @@ import { SyncError, toWireError } from '../errors.js';
 import { logger } from '../debug.js';
 import type {
   ChangeRecord,
+  ChangesMessage,
+  HelloMessage,
   Id,
   JsonValue,
   RequestEvent,
@@ -59,6 +61,17 @@ export type ServerEvents = {
 };
 
 type AckPayload = unknown;
+
+/** A change relayed to the other nodes when `visible` filters per connection. */
+interface Relayed {
+  c: string;
+  a: Applied;
+}
+
+/** The `ch` message of one record (`c` omitted for the default collection). */
+function envelope(name: string, record: ChangeRecord): ChangesMessage {
+  return name === DEFAULT_COLLECTION ? { r: [record] } : { c: name, r: [record] };
+}
 
 /** A connection's token bucket for `maxRequestsPerSecond`. */
 interface RateBucket {
@@ -102,6 +115,9 @@ export class ObjectSync extends Emitter<ServerEvents> implements Publisher, Tran
       this.options.sessionTimeout,
       (sid) => this.emit('connect', sid),
       (sid) => this.emit('disconnect', sid),
+      // On several nodes a session may live on in another node's connection.
+      (sid, except) =>
+        this.transport.clustered ? this.transport.sessionConnected(sid, except) : Promise.resolve(false),
     );
     this.collection(DEFAULT_COLLECTION, handlers ?? new MemoryStore());
     this.transport = new SocketIoTransport(
@@ -222,24 +238,43 @@ export class ObjectSync extends Emitter<ServerEvents> implements Publisher, Tran
     return work;
   }
 
-  /** Sends a write's change to every subscriber but its originator, filtered by `visible`. @internal */
+  /**
+   * Sends a write's change to every subscriber but its originator, encoded once per audience. With
+   * `visible` each connection gets what it may see; on several nodes the change is relayed so each
+   * node filters for its own connections. @internal
+   */
   publish(coll: ServerCollection, applied: Applied, origin: Connection | undefined): void {
     if (!applied.record) return;
-    const c = coll.name === DEFAULT_COLLECTION ? undefined : coll.name;
-    const visible = this.options.visible;
-    if (!visible) {
-      this.transport.publish(
-        coll.room,
-        c === undefined ? { r: [applied.record] } : { c, r: [applied.record] },
-        origin,
-      );
+    if (!this.options.visible) {
+      this.transport.publish(coll.room, envelope(coll.name, applied.record), origin);
       return;
     }
+    this.publishVisible(coll, applied, origin);
+    this.transport.relay({ c: coll.name, a: applied } satisfies Relayed);
+  }
+
+  /** Sends each local subscriber what it may see of a change. */
+  private publishVisible(coll: ServerCollection, applied: Applied, origin: Connection | undefined): void {
     for (const conn of this.transport.members(coll.room)) {
       if (conn === origin) continue;
       const record = this.recordFor(applied, conn.sid);
-      if (record) conn.send('ch', c === undefined ? { r: [record] } : { c, r: [record] });
+      if (record) conn.send('ch', envelope(coll.name, record));
     }
+  }
+
+  /** A change published on another node (only relayed with `visible`). @internal */
+  relayed(message: unknown): void {
+    const { c, a } = (message ?? {}) as Partial<Relayed>;
+    const coll = typeof c === 'string' ? this.collections.get(c) : undefined;
+    if (coll && a && a.record) this.publishVisible(coll, a, undefined);
+  }
+
+  /**
+   * Asks every client connected to this node to resync now (e.g. after the Redis adapter was down:
+   * changes published meanwhile never reached other nodes' clients).
+   */
+  resyncClients(): void {
+    for (const conn of this.transport.connections()) conn.send('hi', this.hello(conn));
   }
 
   /** What one session sees of a change: the change, the whole object (it became visible), a removal, or nothing. */
@@ -269,7 +304,11 @@ export class ObjectSync extends Emitter<ServerEvents> implements Publisher, Tran
   /** @internal */
   connected(conn: Connection): void {
     this.sessions.attach(conn);
-    conn.send('hi', { e: this.epoch, s: conn.sid, p: PROTOCOL_VERSION });
+    conn.send('hi', this.hello(conn));
+  }
+
+  private hello(conn: Connection): HelloMessage {
+    return { e: this.epoch, s: conn.sid, p: PROTOCOL_VERSION };
   }
 
   /** @internal */

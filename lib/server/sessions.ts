@@ -3,7 +3,8 @@
  *
  * A session starts with its first connection. It ends at once when its client leaves on purpose,
  * otherwise `timeoutMs` after its last connection dropped without a new one, so a network blip does
- * not end it.
+ * not end it. On several nodes a session is one across all of them: `connect` fires only where it
+ * started, `disconnect` only where its last connection went.
  */
 import type { Connection } from '../transport.js';
 
@@ -25,6 +26,8 @@ export class Sessions {
     private readonly timeoutMs: number,
     private readonly onStart: (sid: string) => void,
     private readonly onEnd: (sid: string) => void,
+    /** Whether the session still has a connection elsewhere (another node), but through `except`. */
+    private readonly elsewhere: (sid: string, except?: Connection) => Promise<boolean> = async () => false,
   ) {}
 
   /** Attaches a connection to its session, starting the session if it is new. */
@@ -39,7 +42,13 @@ export class Sessions {
     session.endTimer = undefined;
     session.user = conn.user;
     session.connections.add(conn);
-    if (isNew) this.onStart(conn.sid);
+    if (isNew) {
+      // A client that moved here from another node continues its session: no second `connect`.
+      this.elsewhere(conn.sid, conn).then(
+        (moved) => moved || this.onStart(conn.sid),
+        () => this.onStart(conn.sid),
+      );
+    }
     return session;
   }
 
@@ -50,7 +59,13 @@ export class Sessions {
     if (deliberate) {
       this.end(session);
     } else {
-      session.endTimer = setTimeout(() => this.end(session), this.timeoutMs);
+      // A client that moved to another node continues its session there: it does not end here.
+      session.endTimer = setTimeout(() => {
+        this.elsewhere(session.sid).then(
+          (moved) => (moved ? this.forget(session) : this.endIfIdle(session)),
+          () => this.endIfIdle(session),
+        );
+      }, this.timeoutMs);
     }
   }
 
@@ -62,6 +77,17 @@ export class Sessions {
   /** Ends every session (server shutdown). */
   endAll(): void {
     for (const session of [...this.sessions.values()]) this.end(session);
+  }
+
+  /** Ends a session unless a connection came back while we asked the other nodes. */
+  private endIfIdle(session: Session): void {
+    if (session.connections.size === 0) this.end(session);
+  }
+
+  /** Drops a session without ending it (it lives on on another node). */
+  private forget(session: Session): void {
+    if (this.sessions.get(session.sid) === session && session.connections.size === 0)
+      this.sessions.delete(session.sid);
   }
 
   private end(session: Session): void {

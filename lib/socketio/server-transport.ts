@@ -46,6 +46,8 @@ function handshakeError(code: keyof typeof ERROR_CODES): Error & { data: unknown
 }
 
 const SWEEP_MS = 250;
+const RELAY_EVENT = 'os:relay';
+const sessionRoom = (sid: string): string => `s:${sid}`;
 
 /** Bytes queued for a socket and not yet written to the network (engine.io buffer + websocket buffer). */
 function bufferedBytes(socket: Socket): number {
@@ -101,6 +103,7 @@ export class SocketIoTransport implements ServerTransport {
   readonly io: Server;
   readonly nsp: Namespace;
   private readonly ownsIo: boolean;
+  readonly clustered: boolean;
   private readonly sweeper: ReturnType<typeof setInterval>;
   private accepting = true;
 
@@ -132,6 +135,9 @@ export class SocketIoTransport implements ServerTransport {
       );
     });
     this.nsp.on('connection', (socket: Socket) => this.onConnection(socket, listener));
+    this.clustered = options.adapter !== undefined;
+    // Messages from the other nodes' engines (socket.io's server-side emit, through the adapter).
+    this.nsp.on(RELAY_EVENT, (message: unknown) => listener.relayed(message));
     this.sweeper = setInterval(() => this.dropSlowReaders(options.maxBufferedBytes), SWEEP_MS);
     this.sweeper.unref();
   }
@@ -177,10 +183,15 @@ export class SocketIoTransport implements ServerTransport {
   private onConnection(socket: Socket, listener: TransportListener): void {
     const conn = new SocketConnection(socket, socket.data.sid as string, socket.data.user);
     socket.data.conn = conn;
-    socket.onAny((event: string, ...args: unknown[]) => {
+    // A room per session, so any node can ask whether the session is still connected somewhere.
+    void socket.join(sessionRoom(conn.sid));
+    socket.onAny((event: unknown, ...args: unknown[]) => {
+      // An event packet with an ack id but no data reaches us with the ack in the event's place.
+      if (typeof event === 'function')
+        return listener.request(conn, '', [], event as (answer: unknown) => void);
       const ack =
         typeof args[args.length - 1] === 'function' ? (args.pop() as (answer: unknown) => void) : undefined;
-      listener.request(conn, event, args, ack);
+      listener.request(conn, String(event), args, ack);
     });
     socket.on('disconnect', (reason) =>
       listener.disconnected(conn, reason === 'client namespace disconnect'),
@@ -191,6 +202,15 @@ export class SocketIoTransport implements ServerTransport {
   publish(room: string, message: Parameters<ServerToClientEvents['ch']>[0], except?: Connection): void {
     const target = except ? this.nsp.to(room).except(except.id) : this.nsp.to(room);
     target.emit('ch', message);
+  }
+
+  relay(message: unknown): void {
+    if (this.clustered) this.nsp.serverSideEmit(RELAY_EVENT, message);
+  }
+
+  async sessionConnected(sid: string, except?: Connection): Promise<boolean> {
+    const sockets = await this.nsp.in(sessionRoom(sid)).fetchSockets();
+    return sockets.some((s) => s.id !== except?.id);
   }
 
   *members(room: string): Iterable<Connection> {

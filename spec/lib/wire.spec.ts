@@ -124,6 +124,16 @@ describe('the wire', () => {
     expect(ok).to.deep.equal({ r: { k: 'c', i: 1, v: 1, o: { fine: true, id: 1 } } });
   });
 
+  it('answers an event packet that has an ack id but no data (regression: it went unanswered)', async () => {
+    const server = await startServer();
+    const socket = await rawClient(server);
+    const answered = new Promise<any>((resolve) => ((socket as any).acks[7] = resolve));
+    socket.io.engine.write('27'); // EVENT with ack id 7 and no payload at all
+    expect(await answered).to.deep.equal({
+      error: { code: 'unknown_event', message: 'The server does not know that event.' },
+    });
+  });
+
   it('answers busy past maxInFlight unanswered requests on one connection', async () => {
     const store = new MemoryStore();
     const server = await startServer(

@@ -10,7 +10,12 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { SqliteStore } from '../../../adapters/stores/sqlite.js';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { ObjectSync } from '../../../lib/index.js';
+import { BACKEND } from '../../../lib/server/backend.js';
 import { cleanup, connectClient } from '../../support/harness.js';
+import { FaultProxy } from '../../support/proxy.js';
 
 const serverScript = fileURLToPath(new URL('../../fixtures/sqlite-server.js', import.meta.url));
 
@@ -77,5 +82,59 @@ describe('SqliteStore: a server killed at the worst instant', () => {
     } finally {
       check.close();
     }
+  });
+});
+
+describe('SqliteStore: a write answered from its dedupe record after a restart', () => {
+  let dir: string;
+  let proxy: FaultProxy | undefined;
+  const syncs: ObjectSync[] = [];
+  beforeEach(() => (dir = mkdtempSync(join(tmpdir(), 'object-sync-epoch-'))));
+  afterEach(async () => {
+    await cleanup();
+    await Promise.all(syncs.splice(0).map((s) => s.close()));
+    await proxy?.close();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  /** A server on the file; `applied` resolves after its first update committed. */
+  async function start(
+    file: string,
+    port: number,
+  ): Promise<{ sync: ObjectSync; port: number; applied: Promise<void> }> {
+    const store = new SqliteStore({ file });
+    const backend = store[BACKEND]();
+    const update = backend.update.bind(backend);
+    let signal!: () => void;
+    const applied = new Promise<void>((resolve) => (signal = resolve));
+    backend.update = async (...args) => {
+      const result = await update(...args);
+      signal();
+      return result;
+    };
+    const http = createServer();
+    const sync = ObjectSync.listen(http, store);
+    syncs.push(sync);
+    await new Promise<void>((resolve) => http.listen(port, '127.0.0.1', resolve));
+    return { sync, port: (http.address() as AddressInfo).port, applied };
+  }
+
+  it('resolves with its own write even when the answer does not follow the version held', async () => {
+    const file = join(dir, 'epoch.sqlite');
+    const a = await start(file, 0);
+    proxy = await new FaultProxy(a.port).start();
+    const client = await connectClient(proxy);
+    const x = await client.save({ n: 0 });
+    proxy.dropUpstream(); // the update never reaches the first server
+    const saved = client.save({ id: x.id, n: 1 });
+    await a.sync.close();
+    const b = await start(file, a.port); // a new epoch: the client forgets every version it holds
+    client.once('connect', () => proxy!.dropDownstream()); // the resync and the resent update arrive; their answers do not
+    proxy.cut();
+    await b.applied;
+    proxy.cut(); // now the update is answered at once from the dedupe record: a diff on a version the client forgot
+    const live = await saved;
+    expect(live.n).to.equal(1);
+    expect(client.get(x.id)).to.equal(live);
   });
 });
