@@ -68,6 +68,6 @@ export async function openPage(
     const u = req.url();
     if (!u.startsWith(origin) && !u.startsWith('data:')) watched.foreign.push(u);
   });
-  await page.goto(url);
+  await page.goto(url, { waitUntil: 'domcontentloaded' });
   return watched;
 }

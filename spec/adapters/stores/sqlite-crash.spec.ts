@@ -85,6 +85,13 @@ describe('SqliteStore: a server killed at the worst instant', () => {
   });
 });
 
+interface Started {
+  sync: ObjectSync;
+  port: number;
+  applied: Promise<void>;
+  hold: { until?: Promise<unknown> };
+}
+
 describe('SqliteStore: a write answered from its dedupe record after a restart', () => {
   let dir: string;
   let proxy: FaultProxy | undefined;
@@ -97,13 +104,19 @@ describe('SqliteStore: a write answered from its dedupe record after a restart',
     rmSync(dir, { recursive: true, force: true });
   });
 
-  /** A server on the file; `applied` resolves after its first update committed. */
-  async function start(
-    file: string,
-    port: number,
-  ): Promise<{ sync: ObjectSync; port: number; applied: Promise<void> }> {
+  /**
+   * A server on the file; `applied` resolves after its first update committed; listings (resyncs)
+   * wait for `hold.until` when set.
+   */
+  async function start(file: string, port: number): Promise<Started> {
     const store = new SqliteStore({ file });
     const backend = store[BACKEND]();
+    const hold: { until?: Promise<unknown> } = {};
+    const list = backend.list.bind(backend);
+    backend.list = async (...args) => {
+      await hold.until;
+      return list(...args);
+    };
     const update = backend.update.bind(backend);
     let signal!: () => void;
     const applied = new Promise<void>((resolve) => (signal = resolve));
@@ -116,7 +129,7 @@ describe('SqliteStore: a write answered from its dedupe record after a restart',
     const sync = ObjectSync.listen(http, store);
     syncs.push(sync);
     await new Promise<void>((resolve) => http.listen(port, '127.0.0.1', resolve));
-    return { sync, port: (http.address() as AddressInfo).port, applied };
+    return { sync, port: (http.address() as AddressInfo).port, applied, hold };
   }
 
   it('resolves with its own write even when the answer does not follow the version held', async () => {
@@ -132,7 +145,10 @@ describe('SqliteStore: a write answered from its dedupe record after a restart',
     client.once('connect', () => proxy!.dropDownstream()); // the resync and the resent update arrive; their answers do not
     proxy.cut();
     await b.applied;
-    proxy.cut(); // now the update is answered at once from the dedupe record: a diff on a version the client forgot
+    // Now the update is answered at once from the dedupe record: a diff on a version the client forgot.
+    // The resync is held back until the save settled, so it cannot mend the object first.
+    b.hold.until = saved.catch(() => undefined);
+    proxy.cut();
     const live = await saved;
     expect(live.n).to.equal(1);
     expect(client.get(x.id)).to.equal(live);

@@ -1,0 +1,119 @@
+/**
+ * The end of part 2: the store's final rows against what every writer had acknowledged (see
+ * writer.ts for why each check measures what it says).
+ */
+import type { StoredObject } from '../../lib/index.js';
+import type { FieldLog, Writer } from './writer.js';
+
+/** A stored object with its version, as the SQLite file holds it. */
+export interface Row {
+  obj: StoredObject;
+  v: number;
+}
+
+export interface Verdict {
+  /** Acknowledged writes whose effect is not in the store. */
+  lost: number;
+  /** Writes applied more than once. */
+  twice: number;
+  /** Values that are not a prefix of what their one writer issued. */
+  corrupt: number;
+  /** Stored objects no writer made (and not the shared or barrier objects). */
+  unknown: number;
+  notes: string[];
+}
+
+export function verify(writers: Writer[], rows: Row[], shared: Set<string>, barrier: string): Verdict {
+  const v: Verdict = { lost: 0, twice: 0, corrupt: 0, unknown: 0, notes: [] };
+  const note = (s: string): void => {
+    if (v.notes.length < 30) v.notes.push(s);
+  };
+  const byId = new Map(rows.map((r) => [String(r.obj.id), r]));
+  const byTok = new Map<string, Row[]>();
+  for (const r of rows) {
+    if (typeof r.obj.tok !== 'string') continue;
+    byTok.set(r.obj.tok, [...(byTok.get(r.obj.tok) ?? []), r]);
+  }
+
+  const checkField = (obj: StoredObject, log: FieldLog): void => {
+    const value = obj[log.field] ?? [];
+    if (!Array.isArray(value)) {
+      v.corrupt++;
+      return note(`${log.id}.${log.field} is not a list: ${JSON.stringify(value).slice(0, 80)}`);
+    }
+    if (!value.every((t, i) => t === log.issued[i])) {
+      v.corrupt++;
+      note(
+        `${log.id}.${log.field} is not a prefix of what its writer sent: ${JSON.stringify(value).slice(0, 120)}`,
+      );
+    }
+    const missing = log.ackedTokens.filter((i) => i >= value.length);
+    if (missing.length > 0) {
+      v.lost += missing.length;
+      note(
+        `${log.id}.${log.field}: ${missing.length} acknowledged tokens missing (stored ${value.length}, acknowledged ${log.acked})`,
+      );
+    }
+  };
+  const checkVersion = (r: Row, updates: number): void => {
+    if (r.v > 1 + updates) {
+      v.twice += r.v - 1 - updates;
+      note(`${r.obj.id} is at version ${r.v} after 1 create and ${updates} updates sent`);
+    }
+  };
+
+  const sharedUpdates = new Map<string, number>();
+  for (const w of writers) {
+    for (const x of w.owned) {
+      const r = byId.get(String(x.id));
+      if (x.destroy === 'acked') {
+        if (r) {
+          v.lost++;
+          note(`${x.id}: destroy acknowledged, object still stored`);
+        }
+        continue;
+      }
+      if (!r) {
+        if (x.destroy === 'sent') continue; // a destroy whose outcome is unknown
+        v.lost += 1 + x.log.ackedTokens.length;
+        note(`${x.id} (${x.tok}): create acknowledged, object not stored`);
+        continue;
+      }
+      checkField(r.obj, x.log);
+      checkVersion(r, x.log.sent);
+    }
+    for (const log of w.sharedLogs) {
+      sharedUpdates.set(String(log.id), (sharedUpdates.get(String(log.id)) ?? 0) + log.sent);
+      const r = byId.get(String(log.id));
+      if (!r) {
+        v.lost += log.ackedTokens.length;
+        note(`shared object ${log.id} is gone`);
+      } else checkField(r.obj, log);
+    }
+    for (const tok of w.creates.keys()) {
+      const found = byTok.get(tok) ?? [];
+      if (found.length > 1) {
+        v.twice += found.length - 1;
+        note(`create ${tok} stored ${found.length} times: ids ${found.map((r) => r.obj.id).join(', ')}`);
+      }
+    }
+    if (w.destroyedTwice > 0) {
+      v.twice += w.destroyedTwice;
+      note(`writer ${w.client.sid}: ${w.destroyedTwice} destroys answered not_found`);
+    }
+  }
+  for (const id of shared) {
+    const r = byId.get(id);
+    if (r) checkVersion(r, sharedUpdates.get(id) ?? 0);
+  }
+  const known = new Set(writers.flatMap((w) => [...w.creates.keys()]));
+  for (const r of rows) {
+    const id = String(r.obj.id);
+    if (shared.has(id) || id === barrier) continue;
+    if (typeof r.obj.tok !== 'string' || !known.has(r.obj.tok)) {
+      v.unknown++;
+      note(`stored object nobody made: ${JSON.stringify(r.obj).slice(0, 120)}`);
+    }
+  }
+  return v;
+}
