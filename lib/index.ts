@@ -4,6 +4,8 @@
 export { ObjectSync, type ServerEvents } from './server/engine.js';
 export { ServerCollection } from './server/collection.js';
 export { MemoryStore, type MemoryStoreOptions } from './server/memory-store.js';
+export { guardStore, type StoreGuard } from './server/guard.js';
+export type { Store } from './server/backend.js';
 export type { ServerOptions } from './server/options.js';
 export type {
   Handlers,

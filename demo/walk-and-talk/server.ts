@@ -14,7 +14,8 @@ import type { AddressInfo } from 'node:net';
 import { createRequire } from 'node:module';
 import { extname, join, normalize, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { ObjectSync, type ServerOptions } from '../../lib/index.js';
+import { ObjectSync, type ServerOptions, type Store } from '../../lib/index.js';
+import type { StoreHandlers } from '../../lib/server/store-handlers.js';
 import { playersCollection } from './players.js';
 
 const require = createRequire(import.meta.url);
@@ -62,8 +63,15 @@ async function serveStatic(url: string, res: import('node:http').ServerResponse)
   createReadStream(file).pipe(res);
 }
 
-/** Starts the demo on `port` (0: any free port); resolves once it listens. */
-export async function startDemo(port: number, options: ServerOptions = {}): Promise<Demo> {
+/**
+ * Starts the demo on `port` (0: any free port); resolves once it listens. `players` is the players'
+ * store (default: the embedded `MemoryStore`; a shared store when several nodes serve one game).
+ */
+export async function startDemo(
+  port: number,
+  options: ServerOptions = {},
+  players?: Store & StoreHandlers,
+): Promise<Demo> {
   const http = createServer((req, res) => {
     serveStatic(req.url ?? '/', res).catch(() => {
       res.writeHead(500);
@@ -71,7 +79,7 @@ export async function startDemo(port: number, options: ServerOptions = {}): Prom
     });
   });
   const sync = ObjectSync.listen(http, null, options);
-  playersCollection(sync);
+  playersCollection(sync, players);
   await new Promise<void>((resolve) => http.listen(port, resolve));
   const url = `http://localhost:${(http.address() as AddressInfo).port}/`;
   return { http, sync, url, close: () => sync.close() };

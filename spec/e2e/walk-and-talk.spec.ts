@@ -158,7 +158,9 @@ describe('walk and talk, in Chromium', function () {
     await a.page.waitForFunction(() => document.querySelector('#status')?.className !== 'ready');
     // Changes made while the server is down wait in the outbox.
     await a.page.keyboard.press('ArrowRight');
-    expect(await a.page.locator('#count').textContent()).to.match(/queued change/);
+    await a.page.waitForFunction(() =>
+      /1 queued change/.test(document.querySelector('#count')?.textContent ?? ''),
+    );
     demo = await startDemo(port);
     for (const p of [a.page, b.page]) {
       await p.waitForFunction(() => document.querySelector('#status')?.className === 'ready');

@@ -114,6 +114,7 @@
     var text = $.trim($input.val());
     closeTalk();
     if (text) me.save({ says: text }, { patch: true });
+    showStatus();
   }
 
   /** Each arrow keydown moves 10 px along its own axis; only that axis is sent. */
@@ -122,6 +123,7 @@
     if (delta[0]) change.x = Math.max(0, Math.min(FIELD.width, me.get('x') + delta[0]));
     if (delta[1]) change.y = Math.max(0, Math.min(FIELD.height, me.get('y') + delta[1]));
     me.save(change, { patch: true });
+    showStatus();
   }
 
   $(window).on('keydown', function (e) {
