@@ -23,7 +23,7 @@ export interface Connection {
 /** What the engine can ask of the transport. */
 export interface ServerTransport {
   /** Sends one message to every connection in `room` but `except`, encoded once for all of them. */
-  publish(room: string, message: ChangesMessage, except?: Connection): void;
+  publish(room: string, message: ChangesMessage, except?: Connection | Connection[]): void;
   /** The connections of this node in `room`. */
   members(room: string): Iterable<Connection>;
   /** Every connection of this node. */

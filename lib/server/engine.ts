@@ -33,6 +33,7 @@ import {
   DEFAULT_COLLECTION,
   isRequestEvent,
   isValidCollectionName,
+  isValidId,
   PROTOCOL_VERSION,
   validateRequest,
 } from '../protocol.js';
@@ -40,7 +41,8 @@ import type { NodeCallback } from '../settle.js';
 import { SocketIoTransport, type ListenTarget } from '../socketio/server-transport.js';
 import type { Connection, TransportListener } from '../transport.js';
 import { BACKEND, isStore, type Applied, type Backend, type Versioned } from './backend.js';
-import { ServerCollection, type Publisher } from './collection.js';
+import { fullRecord, ServerCollection, type Publisher } from './collection.js';
+import { Coalescer } from './coalescer.js';
 import { HandlerBackend } from './handler-backend.js';
 import { timedBackend } from './timed-backend.js';
 import { isHandlers, type Handlers } from './handlers.js';
@@ -73,6 +75,11 @@ function envelope(name: string, record: ChangeRecord): ChangesMessage {
   return name === DEFAULT_COLLECTION ? { r: [record] } : { c: name, r: [record] };
 }
 
+/** The `c` field of a collection's messages (absent for the default collection). */
+function collectionField(name: string): string | undefined {
+  return name === DEFAULT_COLLECTION ? undefined : name;
+}
+
 /** A connection's token bucket for `maxRequestsPerSecond`. */
 interface RateBucket {
   tokens: number;
@@ -91,6 +98,7 @@ export class ObjectSync extends Emitter<ServerEvents> implements Publisher, Tran
   private readonly buckets = new Map<Connection, RateBucket>();
   private readonly running = new Set<Promise<unknown>>();
   private readonly unserve: (() => void) | undefined;
+  private readonly coalescer: Coalescer | undefined;
   private closing: Promise<void> | undefined;
 
   /**
@@ -135,6 +143,9 @@ export class ObjectSync extends Emitter<ServerEvents> implements Publisher, Tran
       },
       this,
     );
+    if (this.options.coalesce !== false && !this.options.visible) {
+      this.coalescer = new Coalescer(this.transport, this.options.coalesce);
+    }
     const http = this.transport.httpServer;
     this.unserve = this.options.serveClient && http ? serveClient(http, this.options.clientPath) : undefined;
   }
@@ -204,6 +215,7 @@ export class ObjectSync extends Emitter<ServerEvents> implements Publisher, Tran
       await this.drain();
       this.sessions.endAll();
       await this.drain();
+      this.coalescer?.flush();
       this.unserve?.();
       await this.transport.close();
     })();
@@ -246,7 +258,8 @@ export class ObjectSync extends Emitter<ServerEvents> implements Publisher, Tran
   publish(coll: ServerCollection, applied: Applied, origin: Connection | undefined): void {
     if (!applied.record) return;
     if (!this.options.visible) {
-      this.transport.publish(coll.room, envelope(coll.name, applied.record), origin);
+      if (this.coalescer) this.coalescer.add(coll.room, collectionField(coll.name), applied.record, origin);
+      else this.transport.publish(coll.room, envelope(coll.name, applied.record), origin);
       return;
     }
     this.publishVisible(coll, applied, origin);
@@ -402,12 +415,17 @@ export class ObjectSync extends Emitter<ServerEvents> implements Publisher, Tran
         first = true;
         const done = (payload: unknown): void => {
           resolve(payload);
-          reply(payload);
+          // Coalescing holds answers until the batch with earlier changes has left.
+          if (this.coalescer) this.coalescer.defer(conn, () => reply(payload));
+          else reply(payload);
         };
         const apply = async (): Promise<void> => {
           // After a restart the memory is empty, but a durable store still has the first answer.
           const recalled = coll.backend.recall ? await coll.backend.recall(conn.sid, msg.q) : undefined;
-          if (recalled !== undefined) return done(recalled);
+          if (recalled !== undefined) {
+            resolve(recalled);
+            return this.replay(coll, conn, recalled, reply);
+          }
           if (event === 'create') await answer.answerCreate(coll, msg as RequestMap['create'], conn, done);
           else if (event === 'update')
             await answer.answerUpdate(coll, msg as RequestMap['update'], conn, done);
@@ -416,7 +434,35 @@ export class ObjectSync extends Emitter<ServerEvents> implements Publisher, Tran
         apply().catch((err: unknown) => done({ error: this.wireError(err) }));
       });
     const outcome = this.dedupe.run(conn.sid, msg.q, record);
-    if (!first) reply(await outcome);
+    if (!first) await this.replay(coll, conn, await outcome, reply);
+  }
+
+  /**
+   * Answers a resent write with its first answer, then tells the connection the object's state now:
+   * the object may have changed or gone since, while this client was away (and it never saw the
+   * broadcasts of its own write's object, being its originator).
+   */
+  private async replay(
+    coll: ServerCollection,
+    conn: Connection,
+    first: unknown,
+    reply: answer.Reply,
+  ): Promise<void> {
+    const r = (first as { r?: { i?: unknown } } | null)?.r;
+    let now: ChangeRecord | undefined;
+    if (r && isValidId(r.i)) {
+      const [current] = await coll.read([r.i], conn.sid).catch(() => [undefined]);
+      now =
+        current && this.visibleEntry(current, conn.sid)
+          ? fullRecord(current.obj, current.v)
+          : { k: 'd', i: r.i };
+    }
+    const send = (): void => {
+      reply(first);
+      if (now) conn.send('ch', envelope(coll.name, now));
+    };
+    if (this.coalescer) this.coalescer.defer(conn, send);
+    else send();
   }
 
   /** One request's worth from the connection's token bucket (`maxRequestsPerSecond`, bursts of 2×). */

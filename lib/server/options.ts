@@ -57,6 +57,11 @@ export interface ServerOptions {
   autoCollections?: boolean;
   /** Most unanswered requests per connection before `busy` (default 64; clients send at most 32). */
   maxInFlight?: number;
+  /**
+   * Coalesce broadcasts: `true` sends the changes of one tick as one frame per connection; a number
+   * waits that many ms to gather more (default false: one frame per change). Ignored with `visible`.
+   */
+  coalesce?: boolean | number;
   /** How long request-dedupe records outlive their session's last request (ms, default 10 minutes). */
   dedupeRetention?: number;
 }
@@ -81,6 +86,8 @@ export interface ResolvedOptions {
   autoCollections: boolean;
   maxInFlight: number;
   dedupeRetention: number;
+  /** Coalescing window in ms (0: one tick), or `false`. */
+  coalesce: number | false;
 }
 
 /** Applies defaults to a copy; throws at once on a configuration mistake. */
@@ -107,6 +114,12 @@ export function resolveOptions(options: ServerOptions = {}): ResolvedOptions {
     autoCollections: options.autoCollections ?? false,
     maxInFlight: positive('maxInFlight', options.maxInFlight ?? 64),
     dedupeRetention: positive('dedupeRetention', options.dedupeRetention ?? 10 * 60_000),
+    coalesce:
+      options.coalesce === true
+        ? 0
+        : typeof options.coalesce === 'number' && options.coalesce >= 0
+          ? options.coalesce
+          : false,
   };
   if (resolved.clientPath.startsWith(`${resolved.path}/`) || resolved.clientPath === resolved.path) {
     throw new TypeError(`clientPath must lie outside the socket.io path ${resolved.path}`);

@@ -199,8 +199,13 @@ export class SocketIoTransport implements ServerTransport {
     listener.connected(conn);
   }
 
-  publish(room: string, message: Parameters<ServerToClientEvents['ch']>[0], except?: Connection): void {
-    const target = except ? this.nsp.to(room).except(except.id) : this.nsp.to(room);
+  publish(
+    room: string,
+    message: Parameters<ServerToClientEvents['ch']>[0],
+    except?: Connection | Connection[],
+  ): void {
+    const ids = except === undefined ? [] : Array.isArray(except) ? except.map((c) => c.id) : [except.id];
+    const target = ids.length > 0 ? this.nsp.to(room).except(ids) : this.nsp.to(room);
     target.emit('ch', message);
   }
 

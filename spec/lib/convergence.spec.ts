@@ -95,7 +95,7 @@ describe('convergence', () => {
       await Promise.all(clients.map(settled));
       const truth = Object.fromEntries((await store.list()).map((o) => [String(o.id), o]));
       expect(drops).to.be.greaterThan(3);
-      for (const client of clients) expect({ ...client.allObjects() }).to.deep.equal(truth);
+      clients.forEach((client, i) => expect({ ...client.allObjects() }, `client ${i}`).to.deep.equal(truth));
     });
   }
 });

@@ -115,6 +115,23 @@ describe('reconnect without loss', () => {
     expect(calls.update).to.equal(1);
   });
 
+  it('does not bring back an object destroyed while its creator waited for the answer (regression)', async () => {
+    const server = await startServer();
+    proxy = await new FaultProxy(server.port).start();
+    const a = await connectClient(proxy);
+    const b = await connectClient(server);
+    proxy.dropDownstream(); // a's answer will be lost
+    const created = waitFor(b, 'create');
+    const saving = a.save({ n: 1 });
+    const [obj] = await created;
+    await b.destroy(obj.id); // while a is away
+    proxy.cut();
+    expect(await saving).to.deep.equal({ id: obj.id, n: 1 }); // the create did happen...
+    await waitUntil(a, ['destroy'], () => a.get(obj.id) === undefined); // ...and a learns it is gone
+    await a.fetch(obj.id); // a round trip: nothing else was on its way
+    expect(a.allObjects()).to.deep.equal(b.allObjects());
+  });
+
   it('queues requests made while the server is down and applies them, in order, when it returns', async () => {
     const store = new MemoryStore();
     const first = await startServer(store);

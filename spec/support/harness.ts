@@ -20,7 +20,9 @@ const clients = new Set<Client>();
 /** Starts a sync server on a fresh http server at port 0. */
 export async function startServer(handlers?: Handlers, options?: ServerOptions, port = 0): Promise<Running> {
   const http = createServer();
-  const sync = Server.listen(http, handlers, options);
+  // `npm test` runs the core specs a second time with coalescing on (OBJECT_SYNC_TEST_COALESCE=1).
+  const coalesce = process.env.OBJECT_SYNC_TEST_COALESCE ? { coalesce: true } : {};
+  const sync = Server.listen(http, handlers, { ...coalesce, ...options });
   await new Promise<void>((resolve) => http.listen(port, '127.0.0.1', resolve));
   const actual = (http.address() as AddressInfo).port;
   const running = { http, sync, url: `http://127.0.0.1:${actual}`, port: actual };
