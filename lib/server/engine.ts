@@ -279,7 +279,9 @@ export class ObjectSync extends Emitter<ServerEvents> implements Publisher, Tran
   relayed(message: unknown): void {
     const { c, a } = (message ?? {}) as Partial<Relayed>;
     const coll = typeof c === 'string' ? this.collections.get(c) : undefined;
-    if (coll && a && a.record) this.publishVisible(coll, a, undefined);
+    // The adapter's encoding (msgpack) turns `undefined` into `null`: restore "no state".
+    if (coll && a && a.record)
+      this.publishVisible(coll, { ...a, prev: a.prev ?? undefined, next: a.next ?? undefined }, undefined);
   }
 
   /**
