@@ -8,60 +8,22 @@
  *
  * SIGTERM/SIGINT close it gracefully: running requests finish, sessions end, connections close.
  */
-import { createReadStream } from 'node:fs';
-import { stat } from 'node:fs/promises';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { createRequire } from 'node:module';
-import { extname, join, normalize, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { staticFiles } from '../static.js';
 import { ObjectSync, type ServerOptions, type Store } from '../../lib/index.js';
 import type { StoreHandlers } from '../../lib/server/store-handlers.js';
 import { playersCollection } from './players.js';
 
-const require = createRequire(import.meta.url);
 /** The page's files live beside the sources (demo/walk-and-talk/public), not in dist/. */
 const PUBLIC = fileURLToPath(new URL('../../../demo/walk-and-talk/public/', import.meta.url));
-const VENDOR: Record<string, string> = {
-  '/vendor/jquery.js': require.resolve('jquery/dist/jquery.min.js'),
-  '/vendor/underscore.js': require.resolve('underscore/underscore-umd-min.js'),
-  '/vendor/backbone.js': require.resolve('backbone/backbone-min.js'),
-};
-const TYPES: Record<string, string> = {
-  '.html': 'text/html; charset=utf-8',
-  '.js': 'application/javascript; charset=utf-8',
-  '.css': 'text/css; charset=utf-8',
-  '.svg': 'image/svg+xml',
-  '.png': 'image/png',
-};
 
 export interface Demo {
   http: Server;
   sync: ObjectSync;
   url: string;
   close(): Promise<void>;
-}
-
-/** Answers static files: the vendored libraries and the public folder (never outside it). */
-async function serveStatic(url: string, res: import('node:http').ServerResponse): Promise<void> {
-  const path = decodeURIComponent(url.split('?')[0]);
-  let file = VENDOR[path];
-  if (!file) {
-    const relative = normalize(path === '/' ? '/index.html' : path).replace(/^([/\\])+/, '');
-    file = join(PUBLIC, relative);
-    if (!file.startsWith(PUBLIC) || relative.split(sep).includes('..')) file = '';
-  }
-  const info = file ? await stat(file).catch(() => undefined) : undefined;
-  if (!info?.isFile()) {
-    res.writeHead(404, { 'Content-Type': 'text/plain' });
-    res.end('not found');
-    return;
-  }
-  res.writeHead(200, {
-    'Content-Type': TYPES[extname(file)] ?? 'application/octet-stream',
-    'Content-Length': info.size,
-  });
-  createReadStream(file).pipe(res);
 }
 
 /**
@@ -73,12 +35,7 @@ export async function startDemo(
   options: ServerOptions = {},
   players?: Store & StoreHandlers,
 ): Promise<Demo> {
-  const http = createServer((req, res) => {
-    serveStatic(req.url ?? '/', res).catch(() => {
-      res.writeHead(500);
-      res.end();
-    });
-  });
+  const http = createServer(staticFiles(PUBLIC));
   const sync = ObjectSync.listen(http, null, options);
   playersCollection(sync, players);
   await new Promise<void>((resolve) => http.listen(port, resolve));

@@ -15,6 +15,7 @@ import type { Connection } from '../transport.js';
 import type { Applied, Backend, Versioned } from './backend.js';
 import { idKey } from './backend.js';
 import type { RequestContext, Sid } from './backend.js';
+import { fromPatch } from './handlers.js';
 import { KeyedQueue } from './queue.js';
 
 /** How the engine publishes a collection's changes. @internal */
@@ -51,13 +52,7 @@ export class ServerCollection {
       if (obj === null || typeof obj !== 'object') throw new SyncError('invalid_message');
       if (obj.id === undefined) return (await this.create(withoutId(obj), null, {})).next as StoredObject;
       if (!isValidId(obj.id)) throw new SyncError('invalid_id');
-      const set: Record<string, unknown> = {};
-      const unset: string[] = [];
-      for (const key of Object.keys(obj)) {
-        if (key === 'id') continue;
-        if (obj[key] === undefined) unset.push(key);
-        else set[key] = obj[key];
-      }
+      const { set, unset } = fromPatch(obj);
       const applied = await this.update(obj.id, set, unset, null, {});
       if (!applied.next) throw new SyncError('not_found');
       return applied.next;

@@ -13,7 +13,7 @@ import { SyncError } from '../errors.js';
 import type { Id, StoredObject } from '../protocol.js';
 import type { Applied, Backend, RequestContext, Sid, Store } from './backend.js';
 import { BACKEND } from './backend.js';
-import type { Patch } from './handlers.js';
+import { toPatch, type Patch } from './handlers.js';
 import { StoreHandlers } from './store-handlers.js';
 
 /** Checks run before a write reaches the store; each may throw (or reject) to refuse it. */
@@ -46,11 +46,7 @@ class GuardedBackend implements Backend {
     sid: Sid,
     ctx: RequestContext,
   ): Promise<Applied> {
-    if (this.guard.update) {
-      const patch: Patch = { id, ...set };
-      for (const name of unset) patch[name] = undefined;
-      await this.guard.update(await this.current(id, sid), patch, sid);
-    }
+    if (this.guard.update) await this.guard.update(await this.current(id, sid), toPatch(id, set, unset), sid);
     return this.inner.update(id, set, unset, sid, ctx);
   }
 

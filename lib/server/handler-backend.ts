@@ -13,8 +13,8 @@ import { SyncError } from '../errors.js';
 import type { Id, JsonValue, StoredObject } from '../protocol.js';
 import type { Applied, Backend, RequestContext, Sid, Versioned } from './backend.js';
 import { idKey } from './backend.js';
-import type { Handlers, Patch } from './handlers.js';
-import { callHandler, isStoredObject } from './handlers.js';
+import type { Handlers } from './handlers.js';
+import { callHandler, isStoredObject, toPatch } from './handlers.js';
 import { applyRemoval, applyState, unchanged } from './versioning.js';
 
 /** A cached state; `stale` after a late handler answer may have changed the stored object. */
@@ -48,8 +48,7 @@ export class HandlerBackend implements Backend {
   ): Promise<Applied> {
     const key = idKey(id);
     const prev: CacheEntry | undefined = this.cache.get(key) ?? (await this.load(id, sid));
-    const patch: Patch = { id, ...clone(set) };
-    for (const name of unset) patch[name] = undefined;
+    const patch = toPatch(id, clone(set), unset);
     const { result, broadcast } = await callHandler<unknown>(
       (cb) => this.handlers.update(patch, sid, cb, ctx),
       {

@@ -133,3 +133,22 @@ export function isHandlers(x: unknown): x is Handlers {
   const h = x as Record<string, unknown>;
   return ['create', 'update', 'destroy', 'fetch'].every((name) => typeof h[name] === 'function');
 }
+
+/** The update handlers' patch of a change: `{ id, ...set }`, removed properties as `undefined`. */
+export function toPatch(id: Id, set: Record<string, unknown>, unset: readonly string[]): Patch {
+  const patch: Patch = { id, ...set };
+  for (const name of unset) patch[name] = undefined;
+  return patch;
+}
+
+/** The change a patch (or a saved object) asks for: `undefined` removes a property; `id` is left out. */
+export function fromPatch(obj: Record<string, unknown>): { set: Record<string, unknown>; unset: string[] } {
+  const set: Record<string, unknown> = {};
+  const unset: string[] = [];
+  for (const key of Object.keys(obj)) {
+    if (key === 'id') continue;
+    if (obj[key] === undefined) unset.push(key);
+    else set[key] = obj[key];
+  }
+  return { set, unset };
+}

@@ -7,7 +7,7 @@ import { clone } from '../diff.js';
 import type { Id, JsonValue, StoredObject } from '../protocol.js';
 import type { Backend, Sid } from './backend.js';
 import { BACKEND } from './backend.js';
-import type { Handlers, Patch } from './handlers.js';
+import { fromPatch, type Handlers, type Patch } from './handlers.js';
 
 export abstract class StoreHandlers implements Handlers {
   /** The store's versioned backend. @internal */
@@ -21,13 +21,7 @@ export abstract class StoreHandlers implements Handlers {
 
   /** Sets the patch's properties (removing those given as `undefined`); `not_found` for unknown ids. */
   async update(patch: Patch, sid: Sid = null): Promise<StoredObject> {
-    const set: Record<string, unknown> = {};
-    const unset: string[] = [];
-    for (const key of Object.keys(patch)) {
-      if (key === 'id') continue;
-      if (patch[key] === undefined) unset.push(key);
-      else set[key] = patch[key];
-    }
+    const { set, unset } = fromPatch(patch);
     const applied = await this[BACKEND]().update(patch.id, set, unset, sid, {});
     return clone(applied.next!);
   }
