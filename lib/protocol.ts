@@ -81,7 +81,8 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
  *
  * - `k: 'c'` — the object's full state `o` at version `v` (a create, or a replacement after a resync,
  *   a fetch, or when it becomes visible).
- * - `k: 'u'` — a diff from version `v - 1`: `s` sets properties, `u` removes them.
+ * - `k: 'u'` — a diff from version `v - 1`: `s` sets properties, `u` removes them. On the wire `k` is
+ *   left out of diffs (the most frequent record; see `toWire`): a record without `k` is a diff.
  * - `k: 'd'` — the object is gone (destroyed, or no longer visible to this client). A `d` without
  *   `v` (only in resync answers) removes unconditionally.
  */
@@ -90,10 +91,25 @@ export type ChangeRecord =
   | { k: 'u'; i: Id; v: number; s?: Record<string, unknown>; u?: string[] }
   | { k: 'd'; i: Id; v?: number };
 
+/** A change record as it travels: a diff (`k: 'u'`) goes without its `k`. */
+export type WireRecord = ChangeRecord | { i: Id; v: number; s?: Record<string, unknown>; u?: string[] };
+
+/** The wire form of a record: diffs drop `k` (8 bytes of every broadcast of a one-field change). */
+export function toWire(record: ChangeRecord): WireRecord {
+  if (record.k !== 'u') return record;
+  const { k: _k, ...diff } = record;
+  return diff;
+}
+
+/** A record read from the wire: no `k` means a diff. */
+export function fromWire(record: WireRecord): ChangeRecord {
+  return 'k' in record ? record : { k: 'u', ...record };
+}
+
 /** Payload of the `ch` event: changes to one collection, in order. `c` is omitted for the default. */
 export interface ChangesMessage {
   c?: string;
-  r: ChangeRecord[];
+  r: WireRecord[];
 }
 
 /** A versioned full object, as fetch and list answer: `[version, object]`. */

@@ -24,7 +24,7 @@ import type {
   StoredObject,
   SyncObject,
 } from '../protocol.js';
-import { DEFAULT_COLLECTION, isValidCollectionName, PROTOCOL_VERSION } from '../protocol.js';
+import { DEFAULT_COLLECTION, fromWire, isValidCollectionName, PROTOCOL_VERSION } from '../protocol.js';
 import type { NodeCallback } from '../settle.js';
 import { ClientCollection, type CollectionEvents, type RequestSender } from './collection.js';
 import { resolveClientOptions, type ClientOptions, type ResolvedClientOptions } from './options.js';
@@ -258,7 +258,7 @@ export class ObjectSync extends Emitter<ClientEvents> implements RequestSender {
   private onChanges(message: ChangesMessage): void {
     if (!message || !Array.isArray(message.r)) return;
     const coll = this.collections.get(typeof message.c === 'string' ? message.c : DEFAULT_COLLECTION);
-    coll?.receive(message.r);
+    coll?.receive(message.r.filter((r) => r !== null && typeof r === 'object').map(fromWire));
   }
 
   private setNotReady(reason: string): void {
@@ -269,9 +269,9 @@ export class ObjectSync extends Emitter<ClientEvents> implements RequestSender {
   }
 }
 
-/** A random session secret (url-safe, 128 bits of entropy or more). */
+/** A random session secret: 22 url-safe characters (132 bits of entropy). */
 function randomSecret(): string {
-  const bytes = new Uint8Array(18);
+  const bytes = new Uint8Array(22); // 22 characters of 6 bits: 132 bits
   globalThis.crypto.getRandomValues(bytes);
   let out = '';
   const alphabet = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_';

@@ -10,6 +10,7 @@
  * still runs before its own event.
  */
 import type { ChangeRecord, ChangesMessage } from '../protocol.js';
+import { toWire } from '../protocol.js';
 import type { Connection, ServerTransport } from '../transport.js';
 
 type Entry =
@@ -109,5 +110,6 @@ export class Coalescer {
 }
 
 function message(collection: string | undefined, records: ChangeRecord[]): ChangesMessage {
-  return collection === undefined ? { r: records } : { c: collection, r: records };
+  const r = records.map(toWire);
+  return collection === undefined ? { r } : { c: collection, r };
 }

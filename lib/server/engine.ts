@@ -35,6 +35,7 @@ import {
   isValidCollectionName,
   isValidId,
   PROTOCOL_VERSION,
+  toWire,
   validateRequest,
 } from '../protocol.js';
 import type { NodeCallback } from '../settle.js';
@@ -72,7 +73,8 @@ interface Relayed {
 
 /** The `ch` message of one record (`c` omitted for the default collection). */
 function envelope(name: string, record: ChangeRecord): ChangesMessage {
-  return name === DEFAULT_COLLECTION ? { r: [record] } : { c: name, r: [record] };
+  const r = [toWire(record)];
+  return name === DEFAULT_COLLECTION ? { r } : { c: name, r };
 }
 
 /** The `c` field of a collection's messages (absent for the default collection). */
