@@ -1,0 +1,137 @@
+/**
+ * `npm run bench`: fan-out benchmark of object-sync against raw socket.io (issue 5).
+ *
+ * For each repetition, each target in turn (the order rotates between repetitions): a server child
+ * on 127.0.0.1 (server-objectsync.ts or server-raw.ts), N receivers and W writers in this process
+ * (websocket transport only), U updates of one field of F-field objects with a bounded window of
+ * in-flight writes — a warm-up, a phase at a fixed offered rate, a phase at saturation — then a
+ * fresh child with idle clients for the memory per client. Prints the medians, the ratios against
+ * the targets, and writes them all as JSON (`--out`, default .bench/results.json).
+ *
+ * `--profile` instead runs each target once under `node --cpu-prof` and prints where its server
+ * spends CPU (profiles in .bench/profiles/).
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { describe, environment } from './environment.js';
+import { ALL_TARGETS, changedField, parseOptions, type BenchOptions, type TargetName } from './options.js';
+import { profileTables, summarizeProfile } from './profile.js';
+import {
+  ratios,
+  ratioTable,
+  runLine,
+  summarize,
+  summaryTable,
+  type RunRecord,
+  type Summary,
+} from './report.js';
+import { waitForQuiet } from './quiet.js';
+import { measureIdle, runLoad } from './run.js';
+
+function configLine(o: BenchOptions): string {
+  return (
+    `N=${o.clients} receivers, W=${o.writers} writers, F=${o.fields} fields (${changedField(o.fields)} changes), ` +
+    `${o.objects} objects, window ${o.window}/writer; U=${o.updates} at saturation, ${o.rateUpdates} at ` +
+    `${o.rate} updates/s, ${o.warmup} warm-up; ${o.reps} reps; ${o.idle} idle clients` +
+    (o.coalesce === undefined ? '' : `; object-sync with coalesce: ${o.coalesce} ms`)
+  );
+}
+
+async function measure(options: BenchOptions): Promise<void> {
+  const runs: RunRecord[] = [];
+  for (let rep = 1; rep <= options.reps; rep++) {
+    const shift = (rep - 1) % options.targets.length;
+    const order = [...options.targets.slice(shift), ...options.targets.slice(0, shift)];
+    for (const target of order) {
+      const busy = await waitForQuiet(25, 10_000);
+      if (busy >= 25)
+        console.log(`  (machine still busy: other processes use ${busy.toFixed(0)}% of a core)`);
+      const started = performance.now();
+      const load = await runLoad(target, options);
+      const idle = options.idle > 0 ? await measureIdle(target, options) : undefined;
+      const record: RunRecord = { target, rep, load, idle };
+      runs.push(record);
+      console.log(runLine(record, (performance.now() - started) / 1000));
+    }
+  }
+  const summaries: Partial<Record<TargetName, Summary>> = {};
+  for (const t of options.targets) summaries[t] = summarize(runs, t);
+  const checks = ratios(summaries);
+  console.log(
+    `\nMedians of the undisturbed runs among ${options.reps} (bytes and CPU at saturation; latency from due time to receipt):\n`,
+  );
+  console.log(summaryTable(summaries, options.targets));
+  if (checks.length > 0) console.log(`\n${ratioTable(checks)}`);
+  const out = resolve(options.out);
+  mkdirSync(dirname(out), { recursive: true });
+  const result = {
+    date: new Date().toISOString(),
+    environment: environment(),
+    options,
+    summaries,
+    ratios: checks,
+    runs,
+  };
+  writeFileSync(out, `${JSON.stringify(result, null, 2)}\n`);
+  console.log(`\nwrote ${out}`);
+}
+
+async function profile(options: BenchOptions): Promise<void> {
+  const dir = resolve('.bench/profiles');
+  mkdirSync(dir, { recursive: true });
+  // By default object-sync and its closest baseline (raw diff); `--targets` picks others.
+  const targets =
+    options.targets.length === ALL_TARGETS.length
+      ? (['objectsync', 'raw-diff'] as TargetName[])
+      : options.targets;
+  const summaries: Record<string, unknown> = {};
+  for (const target of targets) {
+    const file = join(dir, `${target}.cpuprofile`);
+    const flags = ['--cpu-prof', '--cpu-prof-dir', dir, '--cpu-prof-name', `${target}.cpuprofile`];
+    await waitForQuiet();
+    const load = await runLoad(target, options, flags, false);
+    const sat = load.saturation;
+    const s = summarizeProfile(file, 15);
+    summaries[target] = { saturation: sat, profile: s };
+    console.log(
+      `\n${target}: ${Math.round(sat.deliveriesPerSec)} deliveries/s under the profiler; ` +
+        `server busy ${s.busyMs.toFixed(0)} ms (${((s.busyMs * 1000) / (load.updatesSent * options.clients)).toFixed(1)} us ` +
+        `per delivery), idle ${s.idleMs.toFixed(0)} ms; other processes used ` +
+        `${sat.otherCpuPct.toFixed(0)}% of a core (${file})\n`,
+    );
+    console.log(profileTables(s, load.updatesSent));
+  }
+  writeFileSync(join(dir, 'summary.json'), `${JSON.stringify({ options, summaries }, null, 2)}\n`);
+  console.log(`\nwrote ${join(dir, 'summary.json')}`);
+}
+
+async function main(): Promise<void> {
+  const options = parseOptions(process.argv.slice(2));
+  if (options.nodes > 1) {
+    console.log(
+      `--nodes ${options.nodes}: only 1 server node is supported for now (multi-node needs the Redis adapter); running 1.`,
+    );
+    options.nodes = 1;
+  }
+  console.log(`object-sync fan-out benchmark — ${describe(environment())}`);
+  console.log(`${configLine(options)}\n`);
+  if (options.profile) await profile(options);
+  else await measure(options);
+}
+
+// Children are killed by child.ts's exit hook; make Ctrl-C go through it.
+process.on('SIGINT', () => process.exit(130));
+process.on('SIGTERM', () => process.exit(143));
+
+const started = performance.now();
+main().then(
+  () => {
+    console.log(`done in ${((performance.now() - started) / 1000).toFixed(0)} s`);
+    process.exit(0);
+  },
+  (err: unknown) => {
+    console.error('bench failed:', err);
+    process.exit(1);
+  },
+);
