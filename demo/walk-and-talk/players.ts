@@ -41,8 +41,21 @@ function mine(player: StoredObject, sid: Sid): void {
   if (sid !== null && player.owner !== sid) throw { code: 'forbidden', message: 'That is not your player.' };
 }
 
+/**
+ * Player ids that never repeat across server restarts: an open page still holds the players of the
+ * server before; with ids counted from 1 again it would take a new player for an old one.
+ */
+function freshIds(): () => number {
+  const base = Date.now() * 1000;
+  let n = 0;
+  return () => base + ++n;
+}
+
 /** Registers the `players` collection on `sync`, on `store` (default: a new `MemoryStore`). */
-export function playersCollection(sync: ObjectSync, store: Store & StoreHandlers = new MemoryStore()): void {
+export function playersCollection(
+  sync: ObjectSync,
+  store: Store & StoreHandlers = new MemoryStore({ generateId: freshIds() }),
+): void {
   const players = guardStore(store, {
     create(obj, sid) {
       check(obj);
