@@ -20,7 +20,6 @@ import { SyncError, toWireError } from '../errors.js';
 import { logger } from '../debug.js';
 import type {
   ChangeRecord,
-  ChangesMessage,
   HelloMessage,
   Id,
   JsonValue,
@@ -35,14 +34,14 @@ import {
   isValidCollectionName,
   isValidId,
   PROTOCOL_VERSION,
-  toWire,
   validateRequest,
 } from '../protocol.js';
 import type { NodeCallback } from '../settle.js';
 import { SocketIoTransport, type ListenTarget } from '../socketio/server-transport.js';
 import type { Connection, TransportListener } from '../transport.js';
-import { BACKEND, isStore, type Applied, type Backend, type Versioned } from './backend.js';
+import { BACKEND, isStore, type Applied, type Backend } from './backend.js';
 import { fullRecord, ServerCollection, type Publisher } from './collection.js';
+import { Broadcaster, envelope } from './broadcast.js';
 import { Coalescer } from './coalescer.js';
 import { HandlerBackend } from './handler-backend.js';
 import { timedBackend } from './timed-backend.js';
@@ -65,23 +64,6 @@ export type ServerEvents = {
 
 type AckPayload = unknown;
 
-/** A change relayed to the other nodes when `visible` filters per connection. */
-interface Relayed {
-  c: string;
-  a: Applied;
-}
-
-/** The `ch` message of one record (`c` omitted for the default collection). */
-function envelope(name: string, record: ChangeRecord): ChangesMessage {
-  const r = [toWire(record)];
-  return name === DEFAULT_COLLECTION ? { r } : { c: name, r };
-}
-
-/** The `c` field of a collection's messages (absent for the default collection). */
-function collectionField(name: string): string | undefined {
-  return name === DEFAULT_COLLECTION ? undefined : name;
-}
-
 /** A connection's token bucket for `maxRequestsPerSecond`. */
 interface RateBucket {
   tokens: number;
@@ -101,6 +83,7 @@ export class ObjectSync extends Emitter<ServerEvents> implements Publisher, Tran
   private readonly running = new Set<Promise<unknown>>();
   private readonly unserve: (() => void) | undefined;
   private readonly coalescer: Coalescer | undefined;
+  private readonly broadcaster: Broadcaster;
   private closing: Promise<void> | undefined;
 
   /**
@@ -148,6 +131,9 @@ export class ObjectSync extends Emitter<ServerEvents> implements Publisher, Tran
     if (this.options.coalesce !== false && !this.options.visible) {
       this.coalescer = new Coalescer(this.transport, this.options.coalesce);
     }
+    this.broadcaster = new Broadcaster(this.transport, this.options.visible, this.coalescer, (err) =>
+      this.emit('error', err),
+    );
     const http = this.transport.httpServer;
     this.unserve = this.options.serveClient && http ? serveClient(http, this.options.clientPath) : undefined;
   }
@@ -252,38 +238,14 @@ export class ObjectSync extends Emitter<ServerEvents> implements Publisher, Tran
     return work;
   }
 
-  /**
-   * Sends a write's change to every subscriber but its originator, encoded once per audience. With
-   * `visible` each connection gets what it may see; on several nodes the change is relayed so each
-   * node filters for its own connections. @internal
-   */
+  /** Sends a write's change to its audience (see `broadcast.ts`). @internal */
   publish(coll: ServerCollection, applied: Applied, origin: Connection | undefined): void {
-    if (!applied.record) return;
-    if (!this.options.visible) {
-      if (this.coalescer) this.coalescer.add(coll.room, collectionField(coll.name), applied.record, origin);
-      else this.transport.publish(coll.room, envelope(coll.name, applied.record), origin);
-      return;
-    }
-    this.publishVisible(coll, applied, origin);
-    this.transport.relay({ c: coll.name, a: applied } satisfies Relayed);
-  }
-
-  /** Sends each local subscriber what it may see of a change. */
-  private publishVisible(coll: ServerCollection, applied: Applied, origin: Connection | undefined): void {
-    for (const conn of this.transport.members(coll.room)) {
-      if (conn === origin) continue;
-      const record = this.recordFor(applied, conn.sid);
-      if (record) conn.send('ch', envelope(coll.name, record));
-    }
+    this.broadcaster.publish(coll, applied, origin);
   }
 
   /** A change published on another node (only relayed with `visible`). @internal */
   relayed(message: unknown): void {
-    const { c, a } = (message ?? {}) as Partial<Relayed>;
-    const coll = typeof c === 'string' ? this.collections.get(c) : undefined;
-    // The adapter's encoding (msgpack) turns `undefined` into `null`: restore "no state".
-    if (coll && a && a.record)
-      this.publishVisible(coll, { ...a, prev: a.prev ?? undefined, next: a.next ?? undefined }, undefined);
+    this.broadcaster.relayed(message, (name) => this.collections.get(name));
   }
 
   /**
@@ -294,27 +256,9 @@ export class ObjectSync extends Emitter<ServerEvents> implements Publisher, Tran
     for (const conn of this.transport.connections()) conn.send('hi', this.hello(conn));
   }
 
-  /** What one session sees of a change: the change, the whole object (it became visible), a removal, or nothing. */
-  private recordFor(applied: Applied, sid: string): ChangeRecord | null {
-    const record = applied.record!;
-    const before = applied.prev !== undefined && this.isVisible(applied.prev, sid);
-    const after = applied.next !== undefined && this.isVisible(applied.next, sid);
-    if (after)
-      return before || record.k === 'c' ? record : { k: 'c', i: applied.id, v: applied.v, o: applied.next! };
-    return before ? { k: 'd', i: applied.id, v: applied.v } : null;
+  private get visibleEntry(): Broadcaster['visibleEntry'] {
+    return this.broadcaster.visibleEntry;
   }
-
-  private isVisible(obj: StoredObject, sid: string): boolean {
-    try {
-      return this.options.visible!(obj, sid) === true;
-    } catch (err) {
-      this.emit('error', err);
-      return false;
-    }
-  }
-
-  private readonly visibleEntry = (entry: Versioned, sid: string): boolean =>
-    !this.options.visible || this.isVisible(entry.obj, sid);
 
   // --- TransportListener ----------------------------------------------------------------------
 
