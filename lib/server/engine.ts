@@ -72,7 +72,7 @@ interface RateBucket {
 
 export class ObjectSync extends Emitter<ServerEvents> implements Publisher, TransportListener {
   /** Changes whenever this engine starts: versions from another epoch are not comparable. */
-  readonly epoch = randomBytes(9).toString('base64url');
+  readonly epoch: string;
   private readonly options: ResolvedOptions;
   private readonly collections = new Map<string, ServerCollection>();
   private readonly sessions: Sessions;
@@ -102,6 +102,7 @@ export class ObjectSync extends Emitter<ServerEvents> implements Publisher, Tran
   constructor(target: ListenTarget, handlers?: Handlers, options?: ServerOptions) {
     super();
     this.options = resolveOptions(options);
+    this.epoch = this.options.epoch ?? randomBytes(9).toString('base64url');
     const ioTarget = options?.io ?? target;
     this.dedupe = new DedupeTable<AckPayload>(this.options.dedupeRetention);
     this.sessions = new Sessions(

@@ -62,6 +62,12 @@ export interface ServerOptions {
    * waits that many ms to gather more (default false: one frame per change). Ignored with `visible`.
    */
   coalesce?: boolean | number;
+  /**
+   * The epoch clients compare versions by (default: new at every start). Several nodes on one shared,
+   * durable store should share one (e.g. a name of the deployment), so a client that moves between
+   * them keeps its versions; never share one with a non-durable store, whose versions restart.
+   */
+  epoch?: string;
   /** How long request-dedupe records outlive their session's last request (ms, default 10 minutes). */
   dedupeRetention?: number;
 }
@@ -88,6 +94,7 @@ export interface ResolvedOptions {
   dedupeRetention: number;
   /** Coalescing window in ms (0: one tick), or `false`. */
   coalesce: number | false;
+  epoch: string | undefined;
 }
 
 /** Applies defaults to a copy; throws at once on a configuration mistake. */
@@ -114,6 +121,7 @@ export function resolveOptions(options: ServerOptions = {}): ResolvedOptions {
     autoCollections: options.autoCollections ?? false,
     maxInFlight: positive('maxInFlight', options.maxInFlight ?? 64),
     dedupeRetention: positive('dedupeRetention', options.dedupeRetention ?? 10 * 60_000),
+    epoch: options.epoch,
     coalesce:
       options.coalesce === true
         ? 0
