@@ -44,11 +44,6 @@ export class Emitter<Events extends EventMap> {
     return this;
   }
 
-  /** How many listeners an event has. */
-  listenerCount<E extends keyof Events>(event: E): number {
-    return this.listeners.get(event)?.length ?? 0;
-  }
-
   /** Calls the event's listeners; returns whether there were any. */
   emit<E extends keyof Events>(event: E, ...args: Events[E]): boolean {
     const list = this.listeners.get(event);

@@ -67,10 +67,6 @@ export class IdentityMap {
     return [...this.entries.values()].map((e) => [e.obj.id, e.v]);
   }
 
-  get size(): number {
-    return this.entries.size;
-  }
-
   /** Versions from another server epoch mean nothing: keep the objects, forget their versions. */
   forgetVersions(): void {
     for (const entry of this.entries.values()) entry.v = 0;

@@ -43,11 +43,6 @@ export class DedupeTable<A> {
     return answer;
   }
 
-  /** How many sessions have records. */
-  get size(): number {
-    return this.sessions.size;
-  }
-
   /** Drops the records of sessions idle for longer than the retention (at most once per retention/4). */
   private sweep(now: number): void {
     if (now - this.lastSweep < this.retentionMs / 4) return;

@@ -21,9 +21,4 @@ export class KeyedQueue {
     });
     return result;
   }
-
-  /** How many keys have work queued or running. */
-  get size(): number {
-    return this.tails.size;
-  }
 }
