@@ -112,12 +112,7 @@ export class ServerCollection {
     ctx: RequestContext,
     onApplied?: OnApplied,
   ): Promise<Applied> {
-    return this.serial(id, async () => {
-      const applied = await this.backend.update(id, set, unset, sidOf(origin), ctx);
-      this.publisher.publish(this, applied, origin ?? undefined);
-      onApplied?.(applied);
-      return applied;
-    });
+    return this.serial(id, () => this.updateNow(id, set, unset, origin, ctx, onApplied));
   }
 
   /** Destroys an object in its queue and publishes it; see `create` for `onApplied`. @internal */
@@ -127,12 +122,35 @@ export class ServerCollection {
     ctx: RequestContext,
     onApplied?: OnApplied,
   ): Promise<Applied> {
-    return this.serial(id, async () => {
-      const applied = await this.backend.destroy(id, sidOf(origin), ctx);
-      this.publisher.publish(this, applied, origin ?? undefined);
-      onApplied?.(applied);
-      return applied;
-    });
+    return this.serial(id, () => this.destroyNow(id, origin, ctx, onApplied));
+  }
+
+  /** `update` for a caller already inside the object's queue (`serial`). @internal */
+  async updateNow(
+    id: Id,
+    set: Record<string, unknown>,
+    unset: string[],
+    origin: Connection | null,
+    ctx: RequestContext,
+    onApplied?: OnApplied,
+  ): Promise<Applied> {
+    const applied = await this.backend.update(id, set, unset, sidOf(origin), ctx);
+    this.publisher.publish(this, applied, origin ?? undefined);
+    onApplied?.(applied);
+    return applied;
+  }
+
+  /** `destroyOne` for a caller already inside the object's queue (`serial`). @internal */
+  async destroyNow(
+    id: Id,
+    origin: Connection | null,
+    ctx: RequestContext,
+    onApplied?: OnApplied,
+  ): Promise<Applied> {
+    const applied = await this.backend.destroy(id, sidOf(origin), ctx);
+    this.publisher.publish(this, applied, origin ?? undefined);
+    onApplied?.(applied);
+    return applied;
   }
 
   /** Reads through the backend for a client. @internal */
@@ -145,7 +163,11 @@ export class ServerCollection {
     return this.publisher.track(this.backend.list(query, sid));
   }
 
-  private serial(id: Id, task: () => Promise<Applied>): Promise<Applied> {
+  /**
+   * Runs `task` in the object's queue: after every write of `id` queued before it, before every one
+   * queued after. The queue is taken synchronously, so tasks run in the order this was called. @internal
+   */
+  serial<T>(id: Id, task: () => Promise<T>): Promise<T> {
     return this.publisher.track(this.queue.run(idKey(id), task));
   }
 }

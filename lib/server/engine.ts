@@ -380,7 +380,10 @@ export class ObjectSync extends Emitter<ServerEvents> implements Publisher, Tran
             await answer.answerUpdate(coll, msg as RequestMap['update'], conn, done);
           else await answer.answerDestroy(coll, msg as RequestMap['destroy'], conn, done);
         };
-        apply().catch((err: unknown) => done({ error: this.wireError(err) }));
+        // An update or destroy takes its object's queue now, on arrival, and recalls inside it: a
+        // recall answered late must not let the client's next write of that object go first.
+        const run = 'i' in msg ? coll.serial(msg.i, apply) : apply();
+        run.catch((err: unknown) => done({ error: this.wireError(err) }));
       });
     const outcome = this.dedupe.run(conn.sid, msg.q, record);
     if (!first) await this.replay(coll, conn, await outcome, reply);

@@ -29,7 +29,10 @@ export async function answerCreate(
   await coll.create(msg.o, conn, context(conn, msg.q, format), (applied) => reply(format(applied)));
 }
 
-/** Updates; the answer leaves right after the publish, before the object's next write starts. */
+/**
+ * Updates; the caller holds the object's queue (`ServerCollection#serial`). The answer leaves right
+ * after the publish, before the object's next write starts.
+ */
 export async function answerUpdate(
   coll: ServerCollection,
   msg: RequestMap['update'],
@@ -37,12 +40,12 @@ export async function answerUpdate(
   reply: Reply,
 ): Promise<void> {
   const format = (applied: Applied): AnswerMap['update'] => ({ r: recordFor(applied, msg.b), v: applied.v });
-  await coll.update(msg.i, msg.s, msg.u, conn, context(conn, msg.q, format), (applied) =>
+  await coll.updateNow(msg.i, msg.s, msg.u, conn, context(conn, msg.q, format), (applied) =>
     reply(format(applied)),
   );
 }
 
-/** Destroys; the answer leaves right after the publish. */
+/** Destroys; the caller holds the object's queue. The answer leaves right after the publish. */
 export async function answerDestroy(
   coll: ServerCollection,
   msg: RequestMap['destroy'],
@@ -50,7 +53,7 @@ export async function answerDestroy(
   reply: Reply,
 ): Promise<void> {
   const format = (applied: Applied): AnswerMap['destroy'] => ({ r: { k: 'd', i: msg.i, v: applied.v } });
-  await coll.destroyOne(msg.i, conn, context(conn, msg.q, format), (applied) => reply(format(applied)));
+  await coll.destroyNow(msg.i, conn, context(conn, msg.q, format), (applied) => reply(format(applied)));
 }
 
 /** The request a write answers, and how its answer is made (a durable store records it with the write). */

@@ -139,6 +139,39 @@ export function describeStoreConformance(name: string, fixture: StoreFixture): v
       expect(await be.recall!('sid-1', 9)).to.equal(undefined);
     });
 
+    it("applies a client's pipelined writes of one object in the order sent, whatever order recalls answer in", async () => {
+      // The first update's recall is held until the second update was applied (or 300 ms passed, for
+      // an engine that rightly recalls the second only after the first): applying the second first
+      // would leave n = 1 behind an acknowledged n = 2.
+      const inner = backend(await open());
+      let secondApplied!: () => void;
+      const released = new Promise<void>((resolve) => (secondApplied = resolve));
+      let recalls = 0;
+      const held: Backend = {
+        create: (obj, sid, ctx) => inner.create(obj, sid, ctx),
+        update: async (id, set, unset, sid, ctx) => {
+          const applied = await inner.update(id, set, unset, sid, ctx);
+          if (set.n === 2) secondApplied();
+          return applied;
+        },
+        destroy: (id, sid, ctx) => inner.destroy(id, sid, ctx),
+        fetch: (ids, sid) => inner.fetch(ids, sid),
+        list: (query, sid) => inner.list(query, sid),
+        recall: async (sid, seq) => {
+          if (++recalls === 2) await Promise.race([released, new Promise((r) => setTimeout(r, 300))]);
+          return inner.recall!(sid, seq);
+        },
+      };
+      const server = await startServer();
+      server.sync.collection('things', { [BACKEND]: () => held } as unknown as Handlers);
+      const a = await connectClient(server);
+      const things = a.collection('things');
+      const obj = await things.save({ n: 0 });
+      await Promise.all([things.save({ id: obj.id, n: 1 }), things.save({ id: obj.id, n: 2 })]);
+      expect(await inner.fetch([obj.id], null)).to.deep.equal([{ obj: { id: obj.id, n: 2 }, v: 3 }]);
+      expect(things.get(obj.id)).to.deep.equal({ id: obj.id, n: 2 });
+    });
+
     it('survives a restart with objects, versions, ids and dedupe records', async () => {
       const store = await open();
       const be = backend(store);
