@@ -4,6 +4,12 @@
  */
 import type { ChangesMessage, ServerToClientEvents } from './protocol.js';
 
+/**
+ * A node's answer about a session: `live` (it has a connection of it), `released` (it had the session,
+ * waiting for its client to come back, and has now let it go to the asking node), `none`.
+ */
+export type SessionPresence = 'live' | 'released' | 'none';
+
 /** One client connection, as the engine sees it. */
 export interface Connection {
   /** Unique per connection (changes on reconnect). */
@@ -34,8 +40,8 @@ export interface ServerTransport {
   readonly clustered: boolean;
   /** Sends a message to the engines of the other nodes (they get it as `relayed`). */
   relay(message: unknown): void;
-  /** Whether a session has a connection on any node but through `except`. */
-  sessionConnected(sid: string, except?: Connection): Promise<boolean>;
+  /** What the other nodes answer about a session (see `sessionQuery`; none on a single node). */
+  askOtherNodes(sid: string): Promise<SessionPresence[]>;
 }
 
 /** What the transport tells the engine. */
@@ -52,4 +58,6 @@ export interface TransportListener {
   ): void;
   /** A message another node's engine relayed. */
   relayed(message: unknown): void;
+  /** Another node asks about a session it has just been given or is about to end (see `Sessions`). */
+  sessionQuery(sid: string): SessionPresence;
 }

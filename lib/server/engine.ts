@@ -38,7 +38,7 @@ import {
 } from '../protocol.js';
 import type { NodeCallback } from '../settle.js';
 import { SocketIoTransport, type ListenTarget } from '../socketio/server-transport.js';
-import type { Connection, TransportListener } from '../transport.js';
+import type { Connection, SessionPresence, TransportListener } from '../transport.js';
 import { BACKEND, isStore, type Applied, type Backend } from './backend.js';
 import { fullRecord, ServerCollection, type Publisher } from './collection.js';
 import { Broadcaster, envelope } from './broadcast.js';
@@ -110,8 +110,7 @@ export class ObjectSync extends Emitter<ServerEvents> implements Publisher, Tran
       (sid) => this.emit('connect', sid),
       (sid) => this.emit('disconnect', sid),
       // On several nodes a session may live on in another node's connection.
-      (sid, except) =>
-        this.transport.clustered ? this.transport.sessionConnected(sid, except) : Promise.resolve(false),
+      (sid) => this.transport.askOtherNodes(sid),
     );
     this.collection(DEFAULT_COLLECTION, handlers ?? new MemoryStore());
     this.transport = new SocketIoTransport(
@@ -271,6 +270,11 @@ export class ObjectSync extends Emitter<ServerEvents> implements Publisher, Tran
 
   private hello(conn: Connection): HelloMessage {
     return { e: this.epoch, s: conn.sid, p: PROTOCOL_VERSION };
+  }
+
+  /** @internal */
+  sessionQuery(sid: string): SessionPresence {
+    return this.sessions.query(sid);
   }
 
   /** @internal */

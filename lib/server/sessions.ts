@@ -3,10 +3,15 @@
  *
  * A session starts with its first connection. It ends at once when its client leaves on purpose,
  * otherwise `timeoutMs` after its last connection dropped without a new one, so a network blip does
- * not end it. On several nodes a session is one across all of them: `connect` fires only where it
- * started, `disconnect` only where its last connection went.
+ * not end it.
+ *
+ * On several nodes a session is one across all of them, held by the node its client connected to
+ * last. A node given a session it does not know asks the others (`query`): one still waiting for that
+ * client lets the session go to it without ending it, so `connect` does not fire again. A node whose
+ * session timed out asks too, and ends it only when no node has a connection of it. So `connect`
+ * fires once, where the session started, and `disconnect` once, where it ended.
  */
-import type { Connection } from '../transport.js';
+import type { Connection, SessionPresence } from '../transport.js';
 
 export class Session {
   readonly connections = new Set<Connection>();
@@ -26,8 +31,8 @@ export class Sessions {
     private readonly timeoutMs: number,
     private readonly onStart: (sid: string) => void,
     private readonly onEnd: (sid: string) => void,
-    /** Whether the session still has a connection elsewhere (another node), but through `except`. */
-    private readonly elsewhere: (sid: string, except?: Connection) => Promise<boolean> = async () => false,
+    /** What the other nodes answer about a session (their `query`). */
+    private readonly elsewhere: (sid: string) => Promise<SessionPresence[]> = async () => [],
   ) {}
 
   /** Attaches a connection to its session, starting the session if it is new. */
@@ -44,8 +49,8 @@ export class Sessions {
     session.connections.add(conn);
     if (isNew) {
       // A client that moved here from another node continues its session: no second `connect`.
-      this.elsewhere(conn.sid, conn).then(
-        (moved) => moved || this.onStart(conn.sid),
+      this.elsewhere(conn.sid).then(
+        (answers) => answers.some((a) => a !== 'none') || this.onStart(conn.sid),
         () => this.onStart(conn.sid),
       );
     }
@@ -62,11 +67,24 @@ export class Sessions {
       // A client that moved to another node continues its session there: it does not end here.
       session.endTimer = setTimeout(() => {
         this.elsewhere(session.sid).then(
-          (moved) => (moved ? this.forget(session) : this.endIfIdle(session)),
+          (answers) => (answers.includes('live') ? this.forget(session) : this.endIfIdle(session)),
           () => this.endIfIdle(session),
         );
       }, this.timeoutMs);
     }
+  }
+
+  /**
+   * Another node asks about a session it was given or is about to end: `live` when a connection of it
+   * is here; when the session is here waiting for its client, it goes to the asking node (`released`,
+   * forgotten here without ending); else `none`.
+   */
+  query(sid: string): SessionPresence {
+    const session = this.sessions.get(sid);
+    if (!session) return 'none';
+    if (session.connections.size > 0) return 'live';
+    this.forget(session);
+    return 'released';
   }
 
   /** The session of a connection. */
@@ -86,8 +104,10 @@ export class Sessions {
 
   /** Drops a session without ending it (it lives on on another node). */
   private forget(session: Session): void {
-    if (this.sessions.get(session.sid) === session && session.connections.size === 0)
+    if (this.sessions.get(session.sid) === session && session.connections.size === 0) {
+      clearTimeout(session.endTimer);
       this.sessions.delete(session.sid);
+    }
   }
 
   private end(session: Session): void {

@@ -11,7 +11,7 @@ import { ERROR_CODES } from '../errors.js';
 import { logger } from '../debug.js';
 import type { ServerToClientEvents } from '../protocol.js';
 import { PROTOCOL_VERSION } from '../protocol.js';
-import type { Connection, ServerTransport, TransportListener } from '../transport.js';
+import type { Connection, ServerTransport, SessionPresence, TransportListener } from '../transport.js';
 
 const log = logger('socketio:server');
 
@@ -47,7 +47,9 @@ function handshakeError(code: keyof typeof ERROR_CODES): Error & { data: unknown
 
 const SWEEP_MS = 250;
 const RELAY_EVENT = 'os:relay';
-const sessionRoom = (sid: string): string => `s:${sid}`;
+const SESSION_EVENT = 'os:session';
+
+const isPresence = (x: unknown): x is SessionPresence => x === 'live' || x === 'released' || x === 'none';
 
 /** Bytes queued for a socket and not yet written to the network (engine.io buffer + websocket buffer). */
 function bufferedBytes(socket: Socket): number {
@@ -106,6 +108,11 @@ export class SocketIoTransport implements ServerTransport {
   readonly clustered: boolean;
   private readonly sweeper: ReturnType<typeof setInterval>;
   private accepting = true;
+  /**
+   * The connection of each admitted socket. Kept here, not in `socket.data`: a socket.io adapter
+   * serializes `socket.data` for other nodes, and a connection is neither serializable nor theirs.
+   */
+  private readonly conns = new WeakMap<Socket, SocketConnection>();
 
   constructor(target: ListenTarget, options: SocketIoTransportOptions, listener: TransportListener) {
     if (target instanceof Server) {
@@ -138,6 +145,9 @@ export class SocketIoTransport implements ServerTransport {
     this.clustered = options.adapter !== undefined;
     // Messages from the other nodes' engines (socket.io's server-side emit, through the adapter).
     this.nsp.on(RELAY_EVENT, (message: unknown) => listener.relayed(message));
+    this.nsp.on(SESSION_EVENT, (sid: unknown, ack: unknown) => {
+      if (typeof ack === 'function') ack(typeof sid === 'string' ? listener.sessionQuery(sid) : 'none');
+    });
     this.sweeper = setInterval(() => this.dropSlowReaders(options.maxBufferedBytes), SWEEP_MS);
     this.sweeper.unref();
   }
@@ -159,7 +169,7 @@ export class SocketIoTransport implements ServerTransport {
     }
   }
 
-  /** Checks the handshake; on success stores the connection's session and user on the socket. */
+  /** Checks the handshake; on success keeps the socket's connection (its session and user). */
   private async admit(socket: Socket, authorize: SocketIoTransportOptions['authorize']): Promise<void> {
     if (!this.accepting) throw handshakeError('unavailable');
     const auth = (socket.handshake.auth ?? {}) as Record<string, unknown>;
@@ -176,15 +186,12 @@ export class SocketIoTransport implements ServerTransport {
       }
       if (user === undefined || user === null || user === false) throw handshakeError('unauthorized');
     }
-    socket.data.sid = sessionId(secret);
-    socket.data.user = user;
+    this.conns.set(socket, new SocketConnection(socket, sessionId(secret), user));
   }
 
   private onConnection(socket: Socket, listener: TransportListener): void {
-    const conn = new SocketConnection(socket, socket.data.sid as string, socket.data.user);
-    socket.data.conn = conn;
-    // A room per session, so any node can ask whether the session is still connected somewhere.
-    void socket.join(sessionRoom(conn.sid));
+    const conn = this.conns.get(socket);
+    if (!conn) return void socket.disconnect(true); // not admitted by our middleware: cannot happen
     socket.onAny((event: unknown, ...args: unknown[]) => {
       // An event packet with an ack id but no data reaches us with the ack in the event's place.
       if (typeof event === 'function')
@@ -213,23 +220,30 @@ export class SocketIoTransport implements ServerTransport {
     if (this.clustered) this.nsp.serverSideEmit(RELAY_EVENT, message);
   }
 
-  async sessionConnected(sid: string, except?: Connection): Promise<boolean> {
-    const sockets = await this.nsp.in(sessionRoom(sid)).fetchSockets();
-    return sockets.some((s) => s.id !== except?.id);
+  askOtherNodes(sid: string): Promise<SessionPresence[]> {
+    if (!this.clustered) return Promise.resolve([]);
+    return new Promise((resolve) => {
+      // A node that does not answer within the adapter's timeout (one that just died) counts as not
+      // holding the session; the answers that did arrive still count.
+      this.nsp.serverSideEmit(SESSION_EVENT, sid, (_err: unknown, answers: unknown) =>
+        resolve(Array.isArray(answers) ? answers.filter(isPresence) : []),
+      );
+    });
   }
 
   *members(room: string): Iterable<Connection> {
     const ids = this.nsp.adapter.rooms.get(room);
     if (!ids) return;
     for (const id of ids) {
-      const conn = this.nsp.sockets.get(id)?.data.conn as Connection | undefined;
+      const socket = this.nsp.sockets.get(id);
+      const conn = socket && this.conns.get(socket);
       if (conn) yield conn;
     }
   }
 
   *connections(): Iterable<Connection> {
     for (const socket of this.nsp.sockets.values()) {
-      const conn = socket.data.conn as Connection | undefined;
+      const conn = this.conns.get(socket);
       if (conn) yield conn;
     }
   }

@@ -73,9 +73,9 @@ export class Writer {
     return this.client.collection('things');
   }
 
-  /** Sends the quota; resolves once every write settled. */
-  async run(): Promise<void> {
-    while (this.sent < this.quota) {
+  /** Sends the quota, and on while `more()` holds; resolves once every write settled. */
+  async run(more: () => boolean = () => false): Promise<void> {
+    while (this.sent < this.quota || more()) {
       while (this.inFlight >= this.window)
         await new Promise((resolve) => this.progress.once('settled', resolve));
       this.inFlight++;
