@@ -19,7 +19,6 @@ import { Emitter } from '../emitter.js';
 import { SyncError, toWireError } from '../errors.js';
 import { logger } from '../debug.js';
 import type {
-  ChangeRecord,
   HelloMessage,
   Id,
   JsonValue,
@@ -32,7 +31,6 @@ import {
   DEFAULT_COLLECTION,
   isRequestEvent,
   isValidCollectionName,
-  isValidId,
   PROTOCOL_VERSION,
   validateRequest,
 } from '../protocol.js';
@@ -40,14 +38,16 @@ import type { NodeCallback } from '../settle.js';
 import { SocketIoTransport, type ListenTarget } from '../socketio/server-transport.js';
 import type { Connection, SessionPresence, TransportListener } from '../transport.js';
 import { BACKEND, isStore, type Applied, type Backend } from './backend.js';
-import { fullRecord, ServerCollection, type Publisher } from './collection.js';
-import { Broadcaster, envelope } from './broadcast.js';
+import { ServerCollection, type Publisher } from './collection.js';
+import { Broadcaster } from './broadcast.js';
 import { Coalescer } from './coalescer.js';
 import { HandlerBackend } from './handler-backend.js';
 import { timedBackend } from './timed-backend.js';
 import { isHandlers, type Handlers } from './handlers.js';
 import { MemoryStore } from './memory-store.js';
 import { DedupeTable } from './dedupe.js';
+import { Admission } from './admission.js';
+import { Writes } from './writes.js';
 import { resolveOptions, type ResolvedOptions, type ServerOptions } from './options.js';
 import * as answer from './requests.js';
 import { serveClient } from './serve-client.js';
@@ -64,12 +64,6 @@ export type ServerEvents = {
 
 type AckPayload = unknown;
 
-/** A connection's token bucket for `maxRequestsPerSecond`. */
-interface RateBucket {
-  tokens: number;
-  at: number;
-}
-
 export class ObjectSync extends Emitter<ServerEvents> implements Publisher, TransportListener {
   /** Changes whenever this engine starts: versions from another epoch are not comparable. */
   readonly epoch: string;
@@ -78,8 +72,8 @@ export class ObjectSync extends Emitter<ServerEvents> implements Publisher, Tran
   private readonly sessions: Sessions;
   private readonly dedupe: DedupeTable<AckPayload>;
   private readonly transport: SocketIoTransport;
-  private readonly inFlight = new Map<Connection, number>();
-  private readonly buckets = new Map<Connection, RateBucket>();
+  private readonly admission: Admission;
+  private readonly writes: Writes;
   private readonly running = new Set<Promise<unknown>>();
   private readonly unserve: (() => void) | undefined;
   private readonly coalescer: Coalescer | undefined;
@@ -134,6 +128,13 @@ export class ObjectSync extends Emitter<ServerEvents> implements Publisher, Tran
     this.broadcaster = new Broadcaster(this.transport, this.options.visible, this.coalescer, (err) =>
       this.emit('error', err),
     );
+    this.admission = new Admission(this.options.maxRequestsPerSecond, this.options.maxInFlight);
+    this.writes = new Writes({
+      dedupe: this.dedupe,
+      coalescer: this.coalescer,
+      visible: this.broadcaster.visibleEntry,
+      wireError: (err) => this.wireError(err),
+    });
     const http = this.transport.httpServer;
     this.unserve = this.options.serveClient && http ? serveClient(http, this.options.clientPath) : undefined;
   }
@@ -279,8 +280,7 @@ export class ObjectSync extends Emitter<ServerEvents> implements Publisher, Tran
 
   /** @internal */
   disconnected(conn: Connection, deliberate: boolean): void {
-    this.inFlight.delete(conn);
-    this.buckets.delete(conn);
+    this.admission.forget(conn);
     this.sessions.detach(conn, deliberate);
   }
 
@@ -303,23 +303,21 @@ export class ObjectSync extends Emitter<ServerEvents> implements Publisher, Tran
       }
     };
     const fail = (code: string): void => reply({ error: toWireError(new SyncError(code)) });
-    if (!this.takeToken(conn)) return fail('rate_limited');
+    if (!this.admission.takeToken(conn)) return fail('rate_limited');
     if (!isRequestEvent(event)) return fail('unknown_event');
     if (this.closing) return fail('unavailable');
     if (args.length !== 1) return fail('invalid_message');
-    const count = this.inFlight.get(conn) ?? 0;
-    if (count >= this.options.maxInFlight) return fail('busy');
+    if (this.admission.isBusy(conn)) return fail('busy');
     const checked = validateRequest(event, args[0], this.options.limits);
     if (!checked.ok) return fail(checked.code);
     const coll = this.resolveCollection(checked.msg.c);
     if (!coll) return fail('unknown_collection');
-    this.inFlight.set(conn, count + 1);
+    this.admission.enter(conn);
     let answered = false;
     const answerOnce = (payload: unknown): void => {
       if (answered) return;
       answered = true;
-      const n = this.inFlight.get(conn);
-      if (n !== undefined) this.inFlight.set(conn, n - 1);
+      this.admission.release(conn);
       reply(payload);
     };
     this.dispatch(event, checked.msg, coll, conn, answerOnce).catch((err: unknown) =>
@@ -338,7 +336,7 @@ export class ObjectSync extends Emitter<ServerEvents> implements Publisher, Tran
       case 'create':
       case 'update':
       case 'destroy':
-        return this.write(event, msg as RequestMap[typeof event], coll, conn, reply);
+        return this.writes.write(event, msg as RequestMap[typeof event], coll, conn, reply);
       case 'fetch':
         return reply(await answer.answerFetch(coll, msg as RequestMap['fetch'], conn, this.visibleEntry));
       case 'list':
@@ -348,93 +346,6 @@ export class ObjectSync extends Emitter<ServerEvents> implements Publisher, Tran
       case 'unsub':
         return reply(answer.answerUnsubscribe(coll, conn));
     }
-  }
-
-  /**
-   * Applies a write at most once per (session, sequence number). The first attempt is answered right
-   * after its publish; a resend gets the first answer (waiting for it when still running). The dedupe
-   * keeps the answer itself, errors included, so a resend is answered alike.
-   */
-  private async write(
-    event: 'create' | 'update' | 'destroy',
-    msg: RequestMap['create' | 'update' | 'destroy'],
-    coll: ServerCollection,
-    conn: Connection,
-    reply: answer.Reply,
-  ): Promise<void> {
-    let first = false;
-    const record = (): Promise<unknown> =>
-      new Promise<unknown>((resolve) => {
-        first = true;
-        const done = (payload: unknown): void => {
-          resolve(payload);
-          // Coalescing holds answers until the batch with earlier changes has left.
-          if (this.coalescer) this.coalescer.defer(conn, () => reply(payload));
-          else reply(payload);
-        };
-        const apply = async (): Promise<void> => {
-          // After a restart the memory is empty, but a durable store still has the first answer.
-          const recalled = coll.backend.recall ? await coll.backend.recall(conn.sid, msg.q) : undefined;
-          if (recalled !== undefined) {
-            resolve(recalled);
-            return this.replay(coll, conn, recalled, reply);
-          }
-          if (event === 'create') await answer.answerCreate(coll, msg as RequestMap['create'], conn, done);
-          else if (event === 'update')
-            await answer.answerUpdate(coll, msg as RequestMap['update'], conn, done);
-          else await answer.answerDestroy(coll, msg as RequestMap['destroy'], conn, done);
-        };
-        // An update or destroy takes its object's queue now, on arrival, and recalls inside it: a
-        // recall answered late must not let the client's next write of that object go first.
-        const run = 'i' in msg ? coll.serial(msg.i, apply) : apply();
-        run.catch((err: unknown) => done({ error: this.wireError(err) }));
-      });
-    const outcome = this.dedupe.run(conn.sid, msg.q, record);
-    if (!first) await this.replay(coll, conn, await outcome, reply);
-  }
-
-  /**
-   * Answers a resent write with its first answer, then tells the connection the object's state now:
-   * the object may have changed or gone since, while this client was away (and it never saw the
-   * broadcasts of its own write's object, being its originator).
-   */
-  private async replay(
-    coll: ServerCollection,
-    conn: Connection,
-    first: unknown,
-    reply: answer.Reply,
-  ): Promise<void> {
-    const r = (first as { r?: { i?: unknown } } | null)?.r;
-    let now: ChangeRecord | undefined;
-    if (r && isValidId(r.i)) {
-      const [current] = await coll.read([r.i], conn.sid).catch(() => [undefined]);
-      now =
-        current && this.visibleEntry(current, conn.sid)
-          ? fullRecord(current.obj, current.v)
-          : { k: 'd', i: r.i };
-    }
-    const send = (): void => {
-      reply(first);
-      if (now) conn.send('ch', envelope(coll.name, now));
-    };
-    if (this.coalescer) this.coalescer.defer(conn, send);
-    else send();
-  }
-
-  /** One request's worth from the connection's token bucket (`maxRequestsPerSecond`, bursts of 2×). */
-  private takeToken(conn: Connection): boolean {
-    const rate = this.options.maxRequestsPerSecond;
-    const now = Date.now();
-    let bucket = this.buckets.get(conn);
-    if (!bucket) {
-      bucket = { tokens: rate * 2, at: now };
-      this.buckets.set(conn, bucket);
-    }
-    bucket.tokens = Math.min(rate * 2, bucket.tokens + ((now - bucket.at) * rate) / 1000);
-    bucket.at = now;
-    if (bucket.tokens < 1) return false;
-    bucket.tokens -= 1;
-    return true;
   }
 
   private resolveCollection(name: string): ServerCollection | undefined {

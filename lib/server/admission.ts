@@ -1,0 +1,56 @@
+/**
+ * Per-connection request admission: the `maxRequestsPerSecond` token bucket (bursts of 2×) and the
+ * `maxInFlight` count. State is made on a connection's first request and dropped when it goes.
+ */
+import type { Connection } from '../transport.js';
+
+interface Counters {
+  /** Tokens left in the bucket, and when it was last filled. */
+  tokens: number;
+  at: number;
+  inFlight: number;
+}
+
+export class Admission {
+  private readonly counters = new Map<Connection, Counters>();
+
+  constructor(
+    private readonly ratePerSecond: number,
+    private readonly maxInFlight: number,
+  ) {}
+
+  /** Takes one request's token from the connection's bucket; false when it is empty. */
+  takeToken(conn: Connection): boolean {
+    const now = Date.now();
+    const rate = this.ratePerSecond;
+    let c = this.counters.get(conn);
+    if (!c) this.counters.set(conn, (c = { tokens: rate * 2, at: now, inFlight: 0 }));
+    c.tokens = Math.min(rate * 2, c.tokens + ((now - c.at) * rate) / 1000);
+    c.at = now;
+    if (c.tokens < 1) return false;
+    c.tokens -= 1;
+    return true;
+  }
+
+  /** Whether the connection has `maxInFlight` requests unanswered. */
+  isBusy(conn: Connection): boolean {
+    return (this.counters.get(conn)?.inFlight ?? 0) >= this.maxInFlight;
+  }
+
+  /** Counts one more request in flight (after `takeToken`); it must be `release`d once. */
+  enter(conn: Connection): void {
+    const c = this.counters.get(conn);
+    if (c) c.inFlight++;
+  }
+
+  /** A request `enter`ed on `conn` was answered. */
+  release(conn: Connection): void {
+    const c = this.counters.get(conn);
+    if (c) c.inFlight--;
+  }
+
+  /** Forgets a connection that went away. */
+  forget(conn: Connection): void {
+    this.counters.delete(conn);
+  }
+}
