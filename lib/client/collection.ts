@@ -26,6 +26,7 @@ import type {
 } from '../protocol.js';
 import { DEFAULT_COLLECTION, isErrorAck, isValidId } from '../protocol.js';
 import type { NodeCallback } from '../settle.js';
+import { Outcome } from './outcome.js';
 import { IdentityMap, keyOf, type Effect } from './identity-map.js';
 
 /** Events of a client collection (and of the client, for the default collection). */
@@ -46,42 +47,6 @@ export interface RequestSender {
   ): void;
   nextSeq(): number;
   isReady(): boolean;
-}
-
-/** A request's outcome delivered to a callback (synchronously) and a Promise. */
-class Outcome<R> {
-  readonly promise: Promise<R>;
-  private resolve!: (r: R) => void;
-  private reject!: (e: Error) => void;
-
-  constructor(private readonly cb: NodeCallback<R> | undefined) {
-    this.promise = new Promise<R>((resolve, reject) => {
-      this.resolve = resolve;
-      this.reject = reject;
-    });
-    // With a callback the error goes there; the promise still rejects for code that awaits it.
-    if (typeof cb === 'function') this.promise.catch(() => undefined);
-  }
-
-  succeed(result: R): void {
-    if (this.cb) callSafely(() => this.cb!(null, result));
-    this.resolve(result);
-  }
-
-  fail(err: Error): void {
-    if (this.cb) callSafely(() => this.cb!(err));
-    this.reject(err);
-  }
-}
-
-function callSafely(fn: () => void): void {
-  try {
-    fn();
-  } catch (err) {
-    setTimeout(() => {
-      throw err;
-    });
-  }
 }
 
 export class ClientCollection extends Emitter<CollectionEvents> {
