@@ -22,6 +22,8 @@ export interface Connection {
   send<E extends keyof ServerToClientEvents>(event: E, ...args: Parameters<ServerToClientEvents[E]>): void;
   join(room: string): void;
   leave(room: string): void;
+  /** Whether this connection is in `room` (subscribed, for a collection's room). */
+  isIn(room: string): boolean;
   /** Ends the connection in a way that lets the client reconnect by itself. */
   drop(): void;
 }

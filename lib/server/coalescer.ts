@@ -62,7 +62,8 @@ export class Coalescer {
       let room = rooms.get(entry.room);
       if (!room) rooms.set(entry.room, (room = { collection: entry.collection, records: [], writers: [] }));
       room.records.push(entry.record);
-      if (entry.origin) {
+      // A writer not subscribed to the room gets none of its changes (nor is it excepted from it).
+      if (entry.origin?.isIn(entry.room)) {
         let own = writers.get(entry.origin);
         if (!own) writers.set(entry.origin, (own = new Set()));
         if (!own.has(entry.room)) {

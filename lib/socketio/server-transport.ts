@@ -96,6 +96,9 @@ class SocketConnection implements Connection {
   leave(room: string): void {
     void this.socket.leave(room);
   }
+  isIn(room: string): boolean {
+    return this.socket.rooms.has(room);
+  }
   drop(): void {
     this.socket.conn.close();
   }

@@ -55,6 +55,26 @@ describe('the wire', () => {
     expect(outbound).to.deep.equal([`2["ch",{"r":[{"i":${obj.id},"v":2,"s":{"f3":"moved"}}]}]`]);
   });
 
+  it('sends a client that did not subscribe none of the changes, also while it writes (coalesced too)', async () => {
+    // A 100 ms coalescing window puts the raw client's write and b's change in one batch.
+    const server = await startServer(undefined, { coalesce: 100 });
+    const raw = await rawClient(server);
+    const frames: unknown[] = [];
+    raw.on('ch', (message: unknown) => frames.push(message));
+    const b = await connectClient(server);
+    const created = await ask(raw, 'create', { o: { n: 0 }, q: 1 });
+    const id = created.r.i;
+    // b's change and the raw client's next write, together; the answer leaves after the batch.
+    const [, answer] = await Promise.all([
+      b.save({ id, n: 1 }),
+      ask(raw, 'update', { i: id, b: 1, s: { m: 1 }, q: 2 }),
+    ]);
+    expect(answer.error).to.equal(undefined);
+    await b.save({ id, n: 2 });
+    await ask(raw, 'fetch', { i: [id] });
+    expect(frames).to.deep.equal([]);
+  });
+
   it('greets each connection with the epoch and its session id', async () => {
     const server = await startServer();
     const socket = rawIo(server.url, {
