@@ -1,5 +1,5 @@
 /**
- * The orchestrator's handle on one server child: forks it (objectsync or raw, with its flags),
+ * The orchestrator's handle on one server child: forks it (an object-sync node or raw, with its flags),
  * waits for its port, asks it for CPU and memory figures, and stops it — politely first (so a
  * CPU profile gets written), then by SIGKILL. Every child ever started is killed when the
  * orchestrator exits, whatever the reason.
@@ -21,6 +21,29 @@ export interface ChildOptions {
   coalesce?: number;
   /** Extra node flags (`--cpu-prof`...). */
   execArgv?: string[];
+  /** object-sync only: join the nodes on this Redis, through this stream (and channel prefix). */
+  redis?: { url: string; stream: string };
+  /** object-sync only: a PostgresStore on this URL instead of the MemoryStore. */
+  pgUrl?: string;
+  /** object-sync only: whether this node saves the objects at start (default: yes). */
+  seed?: boolean;
+  /** object-sync only: the engine's `epoch` option. */
+  epoch?: string;
+}
+
+/** The command-line arguments of a server child (see server-objectsync.ts and server-raw.ts). */
+function childArgs(target: TargetName, options: ChildOptions): string[] {
+  const args = ['--fields', String(options.fields), '--objects', String(options.objects)];
+  if (target === 'raw-full' || target === 'raw-diff') {
+    args.push('--mode', target === 'raw-full' ? 'full' : 'diff');
+    return args;
+  }
+  if (options.coalesce !== undefined) args.push('--coalesce', String(options.coalesce));
+  if (options.redis) args.push('--redis', options.redis.url, '--stream', options.redis.stream);
+  if (options.pgUrl) args.push('--pg', options.pgUrl);
+  if (options.seed === false) args.push('--seed', '0');
+  if (options.epoch) args.push('--epoch', options.epoch);
+  return args;
 }
 
 export class ServerChild {
@@ -40,12 +63,9 @@ export class ServerChild {
 
   /** Forks the server of `target` and resolves once it listens (rejects after 20 s or on exit). */
   static start(target: TargetName, options: ChildOptions): Promise<ServerChild> {
-    const script = target === 'objectsync' ? 'server-objectsync.js' : 'server-raw.js';
-    const args = ['--fields', String(options.fields), '--objects', String(options.objects)];
-    if (target !== 'objectsync') args.push('--mode', target === 'raw-full' ? 'full' : 'diff');
-    if (target === 'objectsync' && options.coalesce !== undefined)
-      args.push('--coalesce', String(options.coalesce));
-    const proc = fork(fileURLToPath(new URL(script, import.meta.url)), args, {
+    const raw = target === 'raw-full' || target === 'raw-diff';
+    const script = raw ? 'server-raw.js' : 'server-objectsync.js';
+    const proc = fork(fileURLToPath(new URL(script, import.meta.url)), childArgs(target, options), {
       execArgv: ['--expose-gc', ...(options.execArgv ?? [])],
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });

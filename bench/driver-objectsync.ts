@@ -6,7 +6,7 @@
 import type { Socket } from 'socket.io-client';
 import { ObjectSync } from '../lib/client/index.js';
 import { countBytes, within, type Closable, type Driver, type Writer } from './driver.js';
-import type { Meter } from './meter.js';
+import type { Sink } from './meter.js';
 
 const CONNECT_TIMEOUT = 15_000;
 
@@ -31,7 +31,7 @@ async function ready(c: ObjectSync): Promise<void> {
 
 export function objectSyncDriver(field: string): Driver {
   return {
-    async receiver(url: string, meter: Meter): Promise<Closable> {
+    async receiver(url: string, meter: Sink): Promise<Closable> {
       const c = client(url);
       countBytes(socketOf(c).io.engine, meter);
       c.on('update', (_obj, changes) => meter.delivered(changes[field]));

@@ -6,14 +6,14 @@
  */
 import { io, type Socket } from 'socket.io-client';
 import { countBytes, within, type Closable, type Driver, type Writer } from './driver.js';
-import type { Meter } from './meter.js';
+import type { Sink } from './meter.js';
 
 const CONNECT_TIMEOUT = 15_000;
 
 type Copies = Map<number, Record<string, unknown>>;
 
 /** Connects; a receiver resolves once it has the objects (`init`), a writer once connected. */
-async function connect(url: string, role: 'r' | 'w', copies: Copies, meter?: Meter): Promise<Socket> {
+async function connect(url: string, role: 'r' | 'w', copies: Copies, meter?: Sink): Promise<Socket> {
   const socket = io(url, { transports: ['websocket'], forceNew: true, reconnection: false, auth: { role } });
   if (meter) countBytes(socket.io.engine, meter);
   try {
@@ -41,7 +41,7 @@ async function connect(url: string, role: 'r' | 'w', copies: Copies, meter?: Met
 
 export function rawDriver(field: string, full: boolean): Driver {
   return {
-    async receiver(url: string, meter: Meter): Promise<Closable> {
+    async receiver(url: string, meter: Sink): Promise<Closable> {
       const copies: Copies = new Map();
       const socket = await connect(url, 'r', copies, meter);
       socket.on('ch', (msg: Record<string, unknown> & { id: number }) => {

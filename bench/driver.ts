@@ -1,10 +1,11 @@
 /**
  * How the orchestrator drives one target's clients: receivers that report every update they get
- * into a `Meter`, writers that change one field of an object and resolve on the server's ack, and
- * idle clients. Every client uses the websocket transport only and never reconnects.
+ * into a `Sink` (their node's view of the `Meter`), writers that change one field of an object and
+ * resolve on the server's ack, and idle clients. Every client uses the websocket transport only and
+ * never reconnects.
  */
 import type { Socket } from 'socket.io-client';
-import type { Meter } from './meter.js';
+import type { Sink } from './meter.js';
 
 /** The engine.io socket under a socket.io-client socket. */
 type EngineSocket = Socket['io']['engine'];
@@ -20,7 +21,7 @@ export interface Writer extends Closable {
 
 export interface Driver {
   /** A client that gets every update; resolves once it is connected and subscribed. */
-  receiver(url: string, meter: Meter): Promise<Closable>;
+  receiver(url: string, meter: Sink): Promise<Closable>;
   /** A client that sends updates (and receives none); resolves once it can write. */
   writer(url: string): Promise<Writer>;
   /** A connected, subscribed client that does nothing. */
@@ -31,7 +32,7 @@ export interface Driver {
  * Counts the frame payload bytes a client receives: every engine.io packet is one websocket frame,
  * its type character plus its data (all data here is ASCII, so characters are bytes).
  */
-export function countBytes(engine: EngineSocket, meter: Meter): void {
+export function countBytes(engine: EngineSocket, meter: Sink): void {
   engine.on('packet', (packet) => {
     const data = packet.data;
     const size =

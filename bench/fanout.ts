@@ -8,6 +8,10 @@
  * fresh child with idle clients for the memory per client. Prints the medians, the ratios against
  * the targets, and writes them all as JSON (`--out`, default .bench/results.json).
  *
+ * `--nodes K` (K >= 2) measures object-sync on one node against object-sync on K nodes joined by the
+ * Redis streams adapter through a private `redis-server` (redis.ts, servers.ts), and prints the table
+ * "1 node vs K nodes" (report-nodes.ts).
+ *
  * `--profile` instead runs each target once under `node --cpu-prof` and prints where its server
  * spends CPU (profiles in .bench/profiles/).
  */
@@ -17,6 +21,8 @@ import { performance } from 'node:perf_hooks';
 import { describe, environment } from './environment.js';
 import { ALL_TARGETS, changedField, parseOptions, type BenchOptions, type TargetName } from './options.js';
 import { profileTables, summarizeProfile } from './profile.js';
+import { BenchRedis } from './redis.js';
+import { compareNodes, nodeTable } from './report-nodes.js';
 import {
   ratios,
   ratioTable,
@@ -34,11 +40,25 @@ function configLine(o: BenchOptions): string {
     `N=${o.clients} receivers, W=${o.writers} writers, F=${o.fields} fields (${changedField(o.fields)} changes), ` +
     `${o.objects} objects, window ${o.window}/writer; U=${o.updates} at saturation, ${o.rateUpdates} at ` +
     `${o.rate} updates/s, ${o.warmup} warm-up; ${o.reps} reps; ${o.idle} idle clients` +
-    (o.coalesce === undefined ? '' : `; object-sync with coalesce: ${o.coalesce} ms`)
+    (o.coalesce === undefined ? '' : `; object-sync with coalesce: ${o.coalesce} ms`) +
+    (o.store === 'memory' ? '' : `; object-sync on a ${o.store} store`) +
+    (o.targets.includes('objectsync-nodes')
+      ? `; objectsync-nodes: ${o.nodes} nodes over Redis, ` +
+        (o.store === 'memory' ? 'a MemoryStore each, route by object' : 'one shared store, route by object')
+      : '')
   );
 }
 
 async function measure(options: BenchOptions): Promise<void> {
+  const redis = options.targets.includes('objectsync-nodes') ? await BenchRedis.start() : undefined;
+  try {
+    await measureWith(options, redis);
+  } finally {
+    redis?.stop();
+  }
+}
+
+async function measureWith(options: BenchOptions, redis: BenchRedis | undefined): Promise<void> {
   const runs: RunRecord[] = [];
   for (let rep = 1; rep <= options.reps; rep++) {
     const shift = (rep - 1) % options.targets.length;
@@ -48,8 +68,10 @@ async function measure(options: BenchOptions): Promise<void> {
       if (busy >= 25)
         console.log(`  (machine still busy: other processes use ${busy.toFixed(0)}% of a core)`);
       const started = performance.now();
-      const load = await runLoad(target, options);
-      const idle = options.idle > 0 ? await measureIdle(target, options) : undefined;
+      const load = await runLoad(target, options, redis);
+      // Idle memory is a one-node figure (a node's memory per client does not depend on the others).
+      const oneNode = target !== 'objectsync-nodes';
+      const idle = options.idle > 0 && oneNode ? await measureIdle(target, options) : undefined;
       const record: RunRecord = { target, rep, load, idle };
       runs.push(record);
       console.log(runLine(record, (performance.now() - started) / 1000));
@@ -63,6 +85,13 @@ async function measure(options: BenchOptions): Promise<void> {
   );
   console.log(summaryTable(summaries, options.targets));
   if (checks.length > 0) console.log(`\n${ratioTable(checks)}`);
+  const nodes = compareNodes(
+    summaries.objectsync,
+    summaries['objectsync-nodes'],
+    options.nodes,
+    options.store,
+  );
+  if (nodes) console.log(`\n1 node vs ${options.nodes} nodes (route by object):\n\n${nodeTable(nodes)}`);
   const out = resolve(options.out);
   mkdirSync(dirname(out), { recursive: true });
   const result = {
@@ -71,6 +100,7 @@ async function measure(options: BenchOptions): Promise<void> {
     options,
     summaries,
     ratios: checks,
+    nodes,
     runs,
   };
   writeFileSync(out, `${JSON.stringify(result, null, 2)}\n`);
@@ -80,17 +110,19 @@ async function measure(options: BenchOptions): Promise<void> {
 async function profile(options: BenchOptions): Promise<void> {
   const dir = resolve('.bench/profiles');
   mkdirSync(dir, { recursive: true });
-  // By default object-sync and its closest baseline (raw diff); `--targets` picks others.
-  const targets =
+  // By default object-sync and its closest baseline (raw diff); `--targets` picks others. Profiles
+  // are of one node: the several-node target is left out.
+  const targets = (
     options.targets.length === ALL_TARGETS.length
       ? (['objectsync', 'raw-diff'] as TargetName[])
-      : options.targets;
+      : options.targets
+  ).filter((t) => t !== 'objectsync-nodes');
   const summaries: Record<string, unknown> = {};
   for (const target of targets) {
     const file = join(dir, `${target}.cpuprofile`);
     const flags = ['--cpu-prof', '--cpu-prof-dir', dir, '--cpu-prof-name', `${target}.cpuprofile`];
     await waitForQuiet();
-    const load = await runLoad(target, options, flags, false);
+    const load = await runLoad(target, options, undefined, flags, false);
     const sat = load.saturation;
     const s = summarizeProfile(file, 15);
     summaries[target] = { saturation: sat, profile: s };
@@ -108,12 +140,6 @@ async function profile(options: BenchOptions): Promise<void> {
 
 async function main(): Promise<void> {
   const options = parseOptions(process.argv.slice(2));
-  if (options.nodes > 1) {
-    console.log(
-      `--nodes ${options.nodes}: only 1 server node is supported for now (multi-node needs the Redis adapter); running 1.`,
-    );
-    options.nodes = 1;
-  }
   console.log(`object-sync fan-out benchmark — ${describe(environment())}`);
   console.log(`${configLine(options)}\n`);
   if (options.profile) await profile(options);

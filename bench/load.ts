@@ -2,15 +2,16 @@
  * One measured phase of a run: the writers send `updates` updates — as fast as the window allows
  * (saturation) or at a fixed offered rate — and the phase ends when every receiver got every update
  * (or at a timeout, then marked incomplete). Figures: deliveries/s, latency percentiles, bytes per
- * delivery, and CPU per delivery of the server child and of this (client) process.
+ * delivery, and CPU per delivery of the server children (all nodes together, and each node per
+ * delivery to its own receivers), of what the nodes share (Redis), and of this (client) process.
  */
 import { performance } from 'node:perf_hooks';
-import type { ServerChild } from './child.js';
 import type { Writer } from './driver.js';
 import { collectGarbage } from './gc.js';
 import type { Meter } from './meter.js';
 import { encodeValue } from './objects.js';
 import { machineBusyUs } from './quiet.js';
+import type { Servers } from './servers.js';
 import { percentiles } from './stats.js';
 
 /** The clients of a run and the state shared by its phases. */
@@ -41,9 +42,17 @@ export interface PhaseFigures {
   p95Ms: number;
   p99Ms: number;
   bytesPerDelivery: number;
+  /** CPU of every server node together, per delivery and per update. */
   serverCpuUsPerDelivery: number;
+  serverCpuUsPerUpdate: number;
+  /** Each node's CPU per delivery to its own receivers (one entry with one node). */
+  nodeCpuUsPerDelivery: number[];
+  /** Deliveries to each node's receivers. */
+  nodeDeliveries: number[];
+  /** CPU of what the nodes share (Redis) per delivery; NaN with one node or where unreadable. */
+  sharedCpuUsPerDelivery: number;
   clientCpuUsPerDelivery: number;
-  /** CPU used meanwhile by processes other than the server and this one, in % of one core (noise). */
+  /** CPU used meanwhile by processes other than the servers, Redis and this one, in % of one core (noise). */
   otherCpuPct: number;
   /** Times the phase was run (again when disturbed, see run.ts); the figures are the quietest's. */
   attempts: number;
@@ -52,7 +61,7 @@ export interface PhaseFigures {
 /** Runs one phase; `rate` (updates/s) makes it a fixed-rate phase, else it runs at saturation. */
 export async function runPhase(
   load: Load,
-  server: ServerChild,
+  servers: Servers,
   updates: number,
   rate?: number,
 ): Promise<PhaseFigures> {
@@ -61,7 +70,8 @@ export async function runPhase(
   load.nextSeq += updates;
   meter.begin(base, updates, receivers);
   collectGarbage();
-  const before = await server.stats(true);
+  const before = await servers.stats(true);
+  const shared0 = servers.sharedCpuUs();
   const cpu0 = process.cpuUsage();
   const machine0 = machineBusyUs();
   const t0 = performance.now();
@@ -73,13 +83,17 @@ export async function runPhase(
   const end = complete ? meter.lastAt : performance.now();
   const clientCpu = process.cpuUsage(cpu0);
   const machineUs = machineBusyUs() - machine0;
-  const after = await server.stats();
+  const sharedUs = servers.sharedCpuUs() - shared0;
+  const after = await servers.stats();
   const deliveries = meter.deliveries;
   const seconds = (end - t0) / 1000;
   const [p50Ms, p95Ms, p99Ms] = percentiles(meter.latencies(), [50, 95, 99]);
-  const serverCpuUs = after.userUs + after.systemUs - before.userUs - before.systemUs;
+  const nodeCpuUs = after.map((a, i) => a.userUs + a.systemUs - before[i].userUs - before[i].systemUs);
+  const nodeDeliveries = nodeCpuUs.map((_, i) => meter.nodeDeliveries[i] ?? 0);
+  const serverCpuUs = nodeCpuUs.reduce((a, b) => a + b, 0);
   const clientCpuUs = clientCpu.user + clientCpu.system;
-  const otherUs = Math.max(0, machineUs - serverCpuUs - clientCpuUs);
+  const ownUs = serverCpuUs + clientCpuUs + (Number.isFinite(sharedUs) ? sharedUs : 0);
+  const otherUs = Math.max(0, machineUs - ownUs);
   return {
     updates,
     expected,
@@ -94,6 +108,10 @@ export async function runPhase(
     p99Ms,
     bytesPerDelivery: meter.bytes / deliveries,
     serverCpuUsPerDelivery: serverCpuUs / deliveries,
+    serverCpuUsPerUpdate: serverCpuUs / updates,
+    nodeCpuUsPerDelivery: nodeCpuUs.map((us, i) => us / nodeDeliveries[i]),
+    nodeDeliveries,
+    sharedCpuUsPerDelivery: sharedUs / deliveries,
     clientCpuUsPerDelivery: clientCpuUs / deliveries,
     otherCpuPct: (100 * otherUs) / ((performance.now() - t0) * 1000),
     attempts: 1,

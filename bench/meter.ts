@@ -6,12 +6,25 @@
  * Latency of a delivery = when the receiver got it - when its update was due (`sent`): the actual
  * send time at saturation, the scheduled time at a fixed rate (so a stalled sender does not hide
  * queueing, "coordinated omission").
+ *
+ * With several server nodes, each receiver reports through the sink of its node (`node(i)`), so the
+ * deliveries each node made are counted too.
  */
 import { performance } from 'node:perf_hooks';
 import { decodeValue } from './objects.js';
 
-export class Meter {
+/** What a receiver reports into. */
+export interface Sink {
+  /** The receiver got an update whose changed field holds `value`. */
+  delivered(value: unknown): void;
+  /** The receiver got `n` bytes of frame payload. */
+  received(n: number): void;
+}
+
+export class Meter implements Sink {
   deliveries = 0;
+  /** Deliveries since `begin` by receivers of each server node (index: the node). */
+  nodeDeliveries: number[] = [];
   /** Frame payload bytes received by the receivers since `begin`. */
   bytes = 0;
   /** When the last counted delivery arrived (performance.now()). */
@@ -28,6 +41,7 @@ export class Meter {
     this.sentAt = new Float64Array(updates).fill(NaN);
     this.samples = new Float64Array(updates * fanout);
     this.deliveries = 0;
+    this.nodeDeliveries = [];
     this.bytes = 0;
     this.lastAt = 0;
     this.target = updates * fanout;
@@ -40,15 +54,31 @@ export class Meter {
     if (i >= 0 && i < this.sentAt.length) this.sentAt[i] = at;
   }
 
+  /** The sink of a receiver connected to server node `node`. */
+  node(node: number): Sink {
+    return {
+      delivered: (value) => {
+        if (this.count(value)) this.nodeDeliveries[node] = (this.nodeDeliveries[node] ?? 0) + 1;
+      },
+      received: (n) => this.received(n),
+    };
+  }
+
   /** A receiver got an update whose changed field holds `value`. */
   delivered(value: unknown): void {
+    this.count(value);
+  }
+
+  /** Counts a delivery of this phase; false for any other value. */
+  private count(value: unknown): boolean {
     const i = decodeValue(value) - this.base;
-    if (i < 0 || i >= this.sentAt.length) return;
+    if (i < 0 || i >= this.sentAt.length) return false;
     const now = performance.now();
     if (this.deliveries < this.samples.length) this.samples[this.deliveries] = now - this.sentAt[i];
     this.deliveries++;
     this.lastAt = now;
     if (this.deliveries === this.target) this.onTarget?.();
+    return true;
   }
 
   /** A receiver got `n` bytes of frame payload. */

@@ -5,9 +5,19 @@
  */
 import { parseArgs } from 'node:util';
 
-/** The servers measured side by side. */
-export type TargetName = 'objectsync' | 'raw-full' | 'raw-diff';
+/**
+ * The servers measured side by side. `objectsync-nodes` is object-sync on `--nodes` nodes joined by the
+ * Redis streams adapter (see servers.ts); the others run on one node.
+ */
+export type TargetName = 'objectsync' | 'objectsync-nodes' | 'raw-full' | 'raw-diff';
+/** The targets of a one-node run (the default with `--nodes 1`). */
 export const ALL_TARGETS: readonly TargetName[] = ['objectsync', 'raw-full', 'raw-diff'];
+/** The targets of a several-node run (the default with `--nodes 2` or more): one node against K. */
+export const NODE_TARGETS: readonly TargetName[] = ['objectsync', 'objectsync-nodes'];
+const KNOWN_TARGETS: readonly TargetName[] = [...ALL_TARGETS, 'objectsync-nodes'];
+
+/** Where object-sync keeps its objects: a `MemoryStore` per node, or one shared PostgreSQL schema. */
+export type StoreName = 'memory' | 'postgres';
 
 export interface BenchOptions {
   /** Receivers (N): clients that get every update. */
@@ -32,8 +42,10 @@ export interface BenchOptions {
   reps: number;
   /** Idle clients for the memory-per-client figure (0 skips it). */
   idle: number;
-  /** Server nodes (only 1 for now). */
+  /** Server nodes of the `objectsync-nodes` target (1: that target is not run). */
   nodes: number;
+  /** object-sync's store (the raw targets always keep a `Map`). */
+  store: StoreName;
   targets: TargetName[];
   /** object-sync's `coalesce` option (ms; 0: one tick), when given. */
   coalesce: number | undefined;
@@ -54,9 +66,13 @@ const USAGE = `usage: npm run bench -- [flags]
   --rate R          fixed offered rate, updates/s (default 200)
   --window K        in-flight writes per writer (default 16)
   --reps K          repetitions (default 3)
-  --idle K          idle clients for memory per client (default 1000; 0 skips)
-  --nodes K         server nodes (only 1 supported for now)
-  --targets LIST    comma-separated: objectsync,raw-full,raw-diff (default all)
+  --idle K          idle clients for memory per client: K, then K more, measured on the second K (default 1000; 0 skips)
+  --nodes K         also run object-sync on K nodes over Redis (default 1; from 2 the default
+                    targets are objectsync,objectsync-nodes)
+  --store S         object-sync's store: memory (one per node, route by object) or postgres
+                    (one shared schema at OBJECT_SYNC_PG_URL, default postgres://postgres@127.0.0.1:5432/test)
+  --targets LIST    comma-separated: objectsync,objectsync-nodes,raw-full,raw-diff
+                    (default objectsync,raw-full,raw-diff; with --nodes K >= 2 objectsync,objectsync-nodes)
   --coalesce MS     run object-sync with its coalesce option (0: one tick; default: off)
   --profile         profile the servers with --cpu-prof (writes .bench/profiles) instead of measuring
   --out FILE        JSON results (default .bench/results.json)`;
@@ -80,6 +96,7 @@ export function parseOptions(argv: string[]): BenchOptions {
         reps: { type: 'string' },
         idle: { type: 'string' },
         nodes: { type: 'string' },
+        store: { type: 'string' },
         targets: { type: 'string' },
         coalesce: { type: 'string' },
         profile: { type: 'boolean' },
@@ -105,14 +122,24 @@ export function parseOptions(argv: string[]): BenchOptions {
     }
     return n;
   };
-  const targets = String(values.targets ?? ALL_TARGETS.join(','))
+  const nodes = int('nodes', 1);
+  const targets = String(values.targets ?? (nodes > 1 ? NODE_TARGETS : ALL_TARGETS).join(','))
     .split(',')
     .map((t) => t.trim());
   for (const t of targets) {
-    if (!ALL_TARGETS.includes(t as TargetName)) {
+    if (!KNOWN_TARGETS.includes(t as TargetName)) {
       console.error(`unknown target ${t}\n${USAGE}`);
       process.exit(2);
     }
+  }
+  if (targets.includes('objectsync-nodes') && nodes < 2) {
+    console.error(`the target objectsync-nodes needs --nodes 2 or more\n${USAGE}`);
+    process.exit(2);
+  }
+  const store = String(values.store ?? 'memory');
+  if (store !== 'memory' && store !== 'postgres') {
+    console.error(`--store must be memory or postgres\n${USAGE}`);
+    process.exit(2);
   }
   const writers = int('writers', 2);
   return {
@@ -127,7 +154,8 @@ export function parseOptions(argv: string[]): BenchOptions {
     window: int('window', 16),
     reps: int('reps', 3),
     idle: int('idle', 1000, 0),
-    nodes: int('nodes', 1),
+    nodes,
+    store: store as StoreName,
     targets: targets as TargetName[],
     coalesce: values.coalesce === undefined ? undefined : int('coalesce', 0, 0),
     profile: values.profile === true,

@@ -25,11 +25,20 @@ export interface Summary {
   satP99Ms: number;
   bytesPerDelivery: number;
   serverCpuUsPerDelivery: number;
+  /** All nodes' CPU per update (per delivery x receivers). */
+  serverCpuUsPerUpdate: number;
+  /** Each node's CPU per delivery to its own receivers. */
+  nodeCpuUsPerDelivery: number[];
+  /** Redis's CPU per delivery (NaN on one node). */
+  sharedCpuUsPerDelivery: number;
   clientCpuUsPerDelivery: number;
+  /** The largest node's peak RSS, and each node's. */
   peakRssMiB: number;
+  nodePeakRssMiB: number[];
   idleKiBPerClient: number;
   idleHeapKiBPerClient: number;
   idleExternalKiBPerClient: number;
+  idleFirstKiBPerClient: number;
   /** CPU other processes used during the saturation phases, % of one core (noise indicator). */
   otherCpuPct: number;
   /** Runs whose phases all completed, out of all runs. */
@@ -70,6 +79,10 @@ export function summarize(runs: RunRecord[], target: TargetName): Summary | unde
   const idle = (f: (i: IdleFigures) => number): number => median(mine.map((r) => (r.idle ? f(r.idle) : NaN)));
   const complete = mine.filter((r) => r.load.saturation.complete && (r.load.rate?.complete ?? true)).length;
   const quiet = (list: PhaseFigures[]): number => list.filter((p) => p.otherCpuPct < DISTURBED_PCT).length;
+  const nodes = Array.from(
+    { length: Math.max(...mine.map((r) => r.load.nodePeakRssBytes.length)) },
+    (_, i) => i,
+  );
   return {
     deliveriesPerSec: sat((p) => p.deliveriesPerSec),
     rateP50Ms: rate((p) => p.p50Ms),
@@ -80,11 +93,16 @@ export function summarize(runs: RunRecord[], target: TargetName): Summary | unde
     satP99Ms: sat((p) => p.p99Ms),
     bytesPerDelivery: sat((p) => p.bytesPerDelivery),
     serverCpuUsPerDelivery: sat((p) => p.serverCpuUsPerDelivery),
+    serverCpuUsPerUpdate: sat((p) => p.serverCpuUsPerUpdate),
+    nodeCpuUsPerDelivery: nodes.map((i) => sat((p) => p.nodeCpuUsPerDelivery[i] ?? NaN)),
+    sharedCpuUsPerDelivery: sat((p) => p.sharedCpuUsPerDelivery),
     clientCpuUsPerDelivery: sat((p) => p.clientCpuUsPerDelivery),
     peakRssMiB: median(mine.map((r) => r.load.peakRssBytes / 2 ** 20)),
+    nodePeakRssMiB: nodes.map((i) => median(mine.map((r) => (r.load.nodePeakRssBytes[i] ?? NaN) / 2 ** 20))),
     idleKiBPerClient: idle((i) => i.rssPerClient / 1024),
     idleHeapKiBPerClient: idle((i) => i.heapPerClient / 1024),
     idleExternalKiBPerClient: idle((i) => i.externalPerClient / 1024),
+    idleFirstKiBPerClient: idle((i) => i.rssFirstPerClient / 1024),
     otherCpuPct: sat((p) => p.otherCpuPct),
     completeRuns: `${complete}/${mine.length}`,
     quietRuns: `${quiet(phases((r) => r.load.rate))}/${quiet(satRuns)} of ${mine.length}`,
@@ -133,9 +151,9 @@ export function ratios(s: Partial<Record<TargetName, Summary>>): Ratio[] {
 
 // --- printing ---------------------------------------------------------------------------------
 
-const int = (x: number): string =>
+export const int = (x: number): string =>
   Number.isFinite(x) ? Math.round(x).toLocaleString('en-US').replace(/,/g, ' ') : '-';
-const fixed =
+export const fixed =
   (digits: number) =>
   (x: number): string =>
     Number.isFinite(x) ? x.toFixed(digits) : '-';
@@ -157,6 +175,7 @@ const ROWS: Array<[string, (s: Summary) => string]> = [
   ['memory per idle client KiB (RSS)', (s) => fixed(2)(s.idleKiBPerClient)],
   ['memory per idle client KiB (heap)', (s) => fixed(2)(s.idleHeapKiBPerClient)],
   ['memory per idle client KiB (external)', (s) => fixed(2)(s.idleExternalKiBPerClient)],
+  ['RSS per client of the first set KiB, fresh server', (s) => fixed(2)(s.idleFirstKiBPerClient)],
   ['other processes, % of a core (noise)', (s) => fixed(0)(s.otherCpuPct)],
   ['runs complete', (s) => s.completeRuns],
   ['undisturbed runs used, rate / saturation', (s) => s.quietRuns],
@@ -209,7 +228,12 @@ export function runLine(r: RunRecord, seconds: number): string {
     `sat p99 ${sat.p99Ms.toFixed(1)} ms`,
   ];
   if (rate) parts.push(`rate p99 ${rate.p99Ms.toFixed(2)} ms`);
-  parts.push(`peak ${(r.load.peakRssBytes / 2 ** 20).toFixed(0)} MiB`);
+  if (sat.nodeCpuUsPerDelivery.length > 1) {
+    const each = sat.nodeCpuUsPerDelivery.map((us) => us.toFixed(2)).join(' / ');
+    parts.push(`nodes ${each} us, redis ${sat.sharedCpuUsPerDelivery.toFixed(2)} us`);
+  }
+  const peaks = r.load.nodePeakRssBytes.map((b) => (b / 2 ** 20).toFixed(0)).join(' / ');
+  parts.push(`peak ${peaks} MiB`);
   if (r.idle) parts.push(`idle ${(r.idle.rssPerClient / 1024).toFixed(1)} KiB/client`);
   const failed = [rate, sat]
     .flatMap((p) => (p ? Object.entries(p.errorCodes) : []))
@@ -226,5 +250,5 @@ export function runLine(r: RunRecord, seconds: number): string {
       ? `  (other processes: ${[rate, sat].map((p) => (p ? `${p.otherCpuPct.toFixed(0)}%` : '-')).join(' / ')} of a core` +
         `${retried ? `; phases run ${[rate, sat].map((p) => p?.attempts ?? '-').join(' / ')} times` : ''})${disturbed}`
       : '';
-  return `  rep ${r.rep} ${r.target.padEnd(10)} ${parts.join(', ')}  [${seconds.toFixed(1)} s]${flags}${noise}`;
+  return `  rep ${r.rep} ${r.target.padEnd(16)} ${parts.join(', ')}  [${seconds.toFixed(1)} s]${flags}${noise}`;
 }
