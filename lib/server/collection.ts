@@ -97,10 +97,11 @@ export class ServerCollection {
     ctx: RequestContext,
     onApplied?: OnApplied,
   ): Promise<Applied> {
-    const applied = await this.publisher.track(this.backend.create(obj, sidOf(origin), ctx));
-    this.publisher.publish(this, applied, origin ?? undefined);
-    onApplied?.(applied);
-    return applied;
+    return this.published(
+      await this.publisher.track(this.backend.create(obj, sidOf(origin), ctx)),
+      origin,
+      onApplied,
+    );
   }
 
   /** Updates an object in its queue and publishes the change; see `create` for `onApplied`. @internal */
@@ -134,10 +135,7 @@ export class ServerCollection {
     ctx: RequestContext,
     onApplied?: OnApplied,
   ): Promise<Applied> {
-    const applied = await this.backend.update(id, set, unset, sidOf(origin), ctx);
-    this.publisher.publish(this, applied, origin ?? undefined);
-    onApplied?.(applied);
-    return applied;
+    return this.published(await this.backend.update(id, set, unset, sidOf(origin), ctx), origin, onApplied);
   }
 
   /** `destroyOne` for a caller already inside the object's queue (`serial`). @internal */
@@ -147,10 +145,7 @@ export class ServerCollection {
     ctx: RequestContext,
     onApplied?: OnApplied,
   ): Promise<Applied> {
-    const applied = await this.backend.destroy(id, sidOf(origin), ctx);
-    this.publisher.publish(this, applied, origin ?? undefined);
-    onApplied?.(applied);
-    return applied;
+    return this.published(await this.backend.destroy(id, sidOf(origin), ctx), origin, onApplied);
   }
 
   /** Reads through the backend for a client. @internal */
@@ -161,6 +156,13 @@ export class ServerCollection {
   /** Lists through the backend for a client. @internal */
   readAll(query: JsonValue | undefined, sid: Sid): Promise<Versioned[]> {
     return this.publisher.track(this.backend.list(query, sid));
+  }
+
+  /** Publishes a write's change, then runs `onApplied` (the requester's answer) at once. */
+  private published(applied: Applied, origin: Connection | null, onApplied: OnApplied | undefined): Applied {
+    this.publisher.publish(this, applied, origin ?? undefined);
+    onApplied?.(applied);
+    return applied;
   }
 
   /**

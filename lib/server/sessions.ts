@@ -16,6 +16,10 @@ import type { Connection, SessionPresence } from '../transport.js';
 export class Session {
   readonly connections = new Set<Connection>();
   endTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Pending while this node asks whether the session started here (then `connect` fires) or moved. */
+  starting: Promise<void> | undefined;
+  /** Handed over to another node: it never fires `connect` here. */
+  released = false;
 
   constructor(
     readonly sid: string,
@@ -47,13 +51,7 @@ export class Sessions {
     session.endTimer = undefined;
     session.user = conn.user;
     session.connections.add(conn);
-    if (isNew) {
-      // A client that moved here from another node continues its session: no second `connect`.
-      this.elsewhere(conn.sid).then(
-        (answers) => answers.some((a) => a !== 'none') || this.onStart(conn.sid),
-        () => this.onStart(conn.sid),
-      );
-    }
+    if (isNew) this.start(session);
     return session;
   }
 
@@ -77,11 +75,17 @@ export class Sessions {
   /**
    * Another node asks about a session it was given or is about to end: `live` when a connection of it
    * is here; when the session is here waiting for its client, it goes to the asking node (`released`,
-   * forgotten here without ending); else `none`.
+   * forgotten here without ending); else `none`. A session whose start is still undecided here
+   * answers `none` (the asker then starts it; should both start it, `connect` fires twice rather
+   * than never), and goes to the asker if its client is not here.
    */
   query(sid: string): SessionPresence {
     const session = this.sessions.get(sid);
     if (!session) return 'none';
+    if (session.starting) {
+      this.forget(session);
+      return 'none';
+    }
     if (session.connections.size > 0) return 'live';
     this.forget(session);
     return 'released';
@@ -102,18 +106,37 @@ export class Sessions {
     if (session.connections.size === 0) this.end(session);
   }
 
+  /**
+   * Decides whether a new session starts here: not when another node held it (the client moved), or
+   * when it was handed over meanwhile. Until decided, `starting` is pending.
+   */
+  private start(session: Session): void {
+    session.starting = this.elsewhere(session.sid)
+      .then(
+        (answers) => answers.some((a) => a !== 'none'),
+        () => false,
+      )
+      .then((moved) => {
+        session.starting = undefined;
+        if (!moved && !session.released) this.onStart(session.sid);
+      });
+  }
+
   /** Drops a session without ending it (it lives on on another node). */
   private forget(session: Session): void {
     if (this.sessions.get(session.sid) === session && session.connections.size === 0) {
       clearTimeout(session.endTimer);
       this.sessions.delete(session.sid);
+      session.released = true;
     }
   }
 
+  /** Ends a session: `disconnect` fires, after `connect` when its start is still being decided. */
   private end(session: Session): void {
     if (this.sessions.get(session.sid) !== session) return;
     clearTimeout(session.endTimer);
     this.sessions.delete(session.sid);
-    this.onEnd(session.sid);
+    if (session.starting) void session.starting.then(() => this.onEnd(session.sid));
+    else this.onEnd(session.sid);
   }
 }

@@ -11,7 +11,7 @@
  *   errors included, so a resend is answered alike.
  * - With coalescing, answers are held until the batch with earlier changes has left.
  */
-import type { ChangeRecord, RequestMap } from '../protocol.js';
+import type { ChangeRecord, RequestMap, WriteEvent } from '../protocol.js';
 import { isValidId } from '../protocol.js';
 import type { Connection } from '../transport.js';
 import { envelope } from './broadcast.js';
@@ -19,8 +19,6 @@ import type { Coalescer } from './coalescer.js';
 import { fullRecord, type ServerCollection } from './collection.js';
 import type { DedupeTable } from './dedupe.js';
 import * as answer from './requests.js';
-
-type WriteEvent = 'create' | 'update' | 'destroy';
 
 export interface WriteDeps {
   dedupe: DedupeTable<unknown>;
@@ -61,6 +59,7 @@ export class Writes {
             await answer.answerUpdate(coll, msg as RequestMap['update'], conn, done);
           else await answer.answerDestroy(coll, msg as RequestMap['destroy'], conn, done);
         };
+        // Updates and destroys name their object (`i`); a create's object does not exist yet.
         const run = 'i' in msg ? coll.serial(msg.i, apply) : apply();
         run.catch((err: unknown) => done({ error: this.deps.wireError(err) }));
       });

@@ -48,6 +48,8 @@ function handshakeError(code: keyof typeof ERROR_CODES): Error & { data: unknown
 const SWEEP_MS = 250;
 const RELAY_EVENT = 'os:relay';
 const SESSION_EVENT = 'os:session';
+/** Longest wait for the other nodes' answers about a session (the adapters' own timeout is 5 s). */
+const SESSION_QUERY_MS = 6000;
 
 const isPresence = (x: unknown): x is SessionPresence => x === 'live' || x === 'released' || x === 'none';
 
@@ -226,11 +228,29 @@ export class SocketIoTransport implements ServerTransport {
   askOtherNodes(sid: string): Promise<SessionPresence[]> {
     if (!this.clustered) return Promise.resolve([]);
     return new Promise((resolve) => {
-      // A node that does not answer within the adapter's timeout (one that just died) counts as not
-      // holding the session; the answers that did arrive still count.
-      this.nsp.serverSideEmit(SESSION_EVENT, sid, (_err: unknown, answers: unknown) =>
-        resolve(Array.isArray(answers) ? answers.filter(isPresence) : []),
-      );
+      let settled = false;
+      const done = (answers: unknown): void => {
+        if (settled) return;
+        settled = true;
+        clearTimeout(backstop);
+        resolve(Array.isArray(answers) ? answers.filter(isPresence) : []);
+      };
+      // The adapter gives up after its own timeout with the answers that came (a node that just died
+      // does not answer); this only backs it up.
+      const backstop = setTimeout(() => done([]), SESSION_QUERY_MS);
+      backstop.unref();
+      try {
+        // Called on the adapter itself, not through the namespace, which drops the Promise: an
+        // adapter that asks Redis first (how many nodes?) rejects while Redis is down.
+        const sent: unknown = this.nsp.adapter.serverSideEmit([
+          SESSION_EVENT,
+          sid,
+          (_err: unknown, answers: unknown) => done(answers),
+        ]);
+        Promise.resolve(sent).catch(() => done([]));
+      } catch {
+        done([]);
+      }
     });
   }
 

@@ -214,7 +214,12 @@ describe('cluster: three nodes on Redis and PostgreSQL', function () {
   // Seeded: the seed is printed first; `CLUSTER_SEED=<n> npm run cluster:random` replays it alone.
   describe('a randomized run under node kills and a Redis restart', () => {
     let diagnose: (() => string) | undefined;
+    /** Set when the test is over (a timeout included): the faults stop starting processes. */
+    let aborted = false;
+    beforeEach(() => (aborted = false));
+    // Inner afterEach hooks run before the outer `stopCluster`.
     afterEach(function () {
+      aborted = true;
       if (this.currentTest?.state === 'failed' && diagnose) console.log(diagnose());
       diagnose = undefined;
     });
@@ -275,6 +280,9 @@ describe('cluster: three nodes on Redis and PostgreSQL', function () {
           .join('; ');
 
       // The faults, while the writers run: node `victim` dies and comes back, then Redis restarts.
+      const step = (): void => {
+        if (aborted) throw new Error(`aborted in phase ${phase}`);
+      };
       const chaos = (async () => {
         phase = 'writing';
         await reached(0.2 + rng.next() * 0.1);
@@ -287,6 +295,7 @@ describe('cluster: three nodes on Redis and PostgreSQL', function () {
         figures.kills++;
         moments.push(`node ${victim} killed after ${settled} writes`);
         phase = 'restarting the node';
+        step();
         nodes[victim] = await startNode(port, redis.url, schema.url, 'things');
         phase = 'writing after the restart';
         for (const p of moved) {
@@ -296,7 +305,9 @@ describe('cluster: three nodes on Redis and PostgreSQL', function () {
         await reached(0.55 + rng.next() * 0.1);
         phase = 'restarting Redis';
         const ready = nodes.map((n) => n.line(/^REDIS ready/));
+        step();
         await redis.kill();
+        step();
         await redis.start();
         figures.redisRestarts++;
         moments.push(`Redis restarted after ${settled}`);
@@ -308,7 +319,9 @@ describe('cluster: three nodes on Redis and PostgreSQL', function () {
       let faultsOver = false;
       const over = (): boolean => (faultsOver = true);
       chaos.then(over, over);
-      await Promise.all([...writers.map((w) => w.run(() => !faultsOver)), chaos]);
+      // At most 10 times the quota, whatever happens to the faults.
+      const more = (w: Writer): boolean => !faultsOver && !aborted && w.sent < 10 * QUOTA;
+      await Promise.all([...writers.map((w) => w.run(() => more(w))), chaos]);
       phase = 'settling';
 
       // The end: everyone connected and resynced, then a barrier every client must see.

@@ -19,18 +19,26 @@ interface Node {
 describe('cluster: sessions across nodes', function () {
   this.timeout(20000);
   let redis: PrivateRedis;
-  let proxy: FaultProxy;
+  /** The fault proxy of the test, closed after it. */
+  let opened: FaultProxy | undefined;
   const redisClients: Array<ReturnType<typeof createClient>> = [];
 
-  /** A node on the private Redis; `authorize` answers a user that is not serializable (a function). */
-  async function startNode(): Promise<Node> {
-    const client = createClient({ url: redis.url });
+  /**
+   * A node on the private Redis; `authorize` answers a user that is not serializable (a function).
+   * The session timeout is far longer than a reconnect, so a node never times a moving session out
+   * before the node it moved to has asked about it.
+   */
+  async function startNode(
+    sessionTimeout = 3000,
+    redisOptions: { disableOfflineQueue?: boolean } = {},
+  ): Promise<Node> {
+    const client = createClient({ url: redis.url, ...redisOptions });
     client.on('error', () => undefined);
     await client.connect();
     redisClients.push(client);
     const running = await startServer(undefined, {
       adapter: createAdapter(client),
-      sessionTimeout: 300,
+      sessionTimeout,
       authorize: () => ({ name: 'ann', greet: () => 'hello' }),
     });
     const events: string[] = [];
@@ -54,25 +62,26 @@ describe('cluster: sessions across nodes', function () {
 
   afterEach(async () => {
     await cleanup();
-    await proxy?.close();
-    for (const client of redisClients.splice(0)) await client.quit().catch(() => undefined);
+    await opened?.close();
+    opened = undefined;
+    for (const client of redisClients.splice(0)) await client.disconnect().catch(() => undefined);
     await redis.kill();
   });
 
   /** Two nodes, and a client connected to the first through the proxy; resolves with its sid. */
-  async function clientOnFirst(a: Node): Promise<{ client: Client; sid: string }> {
-    proxy = await new FaultProxy(a.running.port).start();
+  async function clientOnFirst(a: Node): Promise<{ client: Client; sid: string; proxy: FaultProxy }> {
+    const p = (opened = await new FaultProxy(a.running.port).start());
     const started = waitFor<[string]>(a.running.sync, 'connect');
-    const client = await connectClient({ url: proxy.url });
+    const client = await connectClient({ url: p.url });
     const [sid] = await started;
     expect(sid).to.equal(client.sid);
-    return { client, sid };
+    return { client, sid, proxy: p };
   }
 
   it('keeps the session when its client moves to another node: connect once, disconnect once', async () => {
     const a = await startNode();
     const b = await startNode();
-    const { client, sid } = await clientOnFirst(a);
+    const { client, sid, proxy } = await clientOnFirst(a);
 
     proxy.retarget(b.running.port);
     const back = waitFor(client, 'connect');
@@ -92,9 +101,9 @@ describe('cluster: sessions across nodes', function () {
   });
 
   it('ends a session whose client is gone once, on the node it was on last, after the timeout', async () => {
-    const a = await startNode();
-    const b = await startNode();
-    const { client, sid } = await clientOnFirst(a);
+    const a = await startNode(1500);
+    const b = await startNode(1500);
+    const { client, sid, proxy } = await clientOnFirst(a);
 
     proxy.retarget(b.running.port);
     const back = waitFor(client, 'connect');
@@ -107,5 +116,21 @@ describe('cluster: sessions across nodes', function () {
     expect({ a: a.events, b: b.events }).to.deep.equal({ a: [`connect ${sid}`], b: [`disconnect ${sid}`] });
     expect(a.running.sync.user(sid)).to.equal(undefined);
     expect(b.running.sync.user(sid)).to.equal(undefined);
+  });
+
+  it('starts sessions while Redis is down (asking the other nodes fails), without crashing', async () => {
+    // Without an offline queue, the adapter's question to Redis (how many nodes?) fails at once.
+    const a = await startNode(3000, { disableOfflineQueue: true });
+    await redis.kill();
+    const started = waitFor<[string]>(a.running.sync, 'connect');
+    const client = await connectClient(a.running);
+    const [sid] = await started;
+    expect(sid).to.equal(client.sid);
+    // Redis back, so the node's clients reconnect and can be closed (a client that is still
+    // reconnecting cannot be).
+    await redis.start();
+    await Promise.all(
+      redisClients.map((c) => c.isReady || new Promise((resolve) => c.once('ready', resolve))),
+    );
   });
 });
