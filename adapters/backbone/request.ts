@@ -13,6 +13,7 @@
  */
 import Backbone from 'backbone';
 import type { SyncError } from '../../lib/errors.js';
+import { callSafely } from '../../lib/client/outcome.js';
 import type { SyncOptions } from './types.js';
 
 /** The thenable of a request and how it settles. */
@@ -69,17 +70,6 @@ export class SyncRequest {
     this.done = true;
     if (this.held) this.late = outcome;
     else outcome();
-  }
-}
-
-/** A user callback that throws must not break the adapter: rethrow it on its own. */
-function callSafely(fn: () => void): void {
-  try {
-    fn();
-  } catch (err) {
-    setTimeout(() => {
-      throw err;
-    });
   }
 }
 

@@ -31,7 +31,8 @@ export class Outcome<R> {
   }
 }
 
-function callSafely(fn: () => void): void {
+/** Runs a user callback; one that throws is rethrown on a later turn, not into our code. */
+export function callSafely(fn: () => void): void {
   try {
     fn();
   } catch (err) {
