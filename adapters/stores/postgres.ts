@@ -29,7 +29,7 @@ import { SyncError } from '../../lib/errors.js';
 import type { Id, StoredObject } from '../../lib/protocol.js';
 import type { Applied, Backend, RequestContext, Store, Versioned } from '../../lib/server/backend.js';
 import { BACKEND } from '../../lib/server/backend.js';
-import { StoreHandlers } from '../../lib/server/store-handlers.js';
+import { DURABLE_DEDUPE_RETENTION_MS, StoreHandlers } from '../../lib/server/store-handlers.js';
 import { applyRemoval, applyState, patched } from '../../lib/server/versioning.js';
 
 const log = logger('stores:postgres');
@@ -302,7 +302,7 @@ export class PostgresStore extends StoreHandlers implements Store {
     this.backend = new PostgresBackend(
       this.pool,
       options.collection ?? 'objects',
-      options.dedupeRetention ?? 3_600_000,
+      options.dedupeRetention ?? DURABLE_DEDUPE_RETENTION_MS,
     );
   }
 

@@ -17,7 +17,7 @@ import { SyncError } from '../../lib/errors.js';
 import type { Id, StoredObject } from '../../lib/protocol.js';
 import type { Applied, Backend, RequestContext, Store, Versioned } from '../../lib/server/backend.js';
 import { BACKEND } from '../../lib/server/backend.js';
-import { StoreHandlers } from '../../lib/server/store-handlers.js';
+import { DURABLE_DEDUPE_RETENTION_MS, StoreHandlers } from '../../lib/server/store-handlers.js';
 import { applyRemoval, applyState, patched } from '../../lib/server/versioning.js';
 
 export interface SqliteStoreOptions {
@@ -188,7 +188,7 @@ export class SqliteStore extends StoreHandlers implements Store {
     this.backend = new SqliteBackend(
       this.db,
       options.collection ?? 'objects',
-      options.dedupeRetention ?? 3_600_000,
+      options.dedupeRetention ?? DURABLE_DEDUPE_RETENTION_MS,
     );
   }
 

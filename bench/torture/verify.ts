@@ -1,9 +1,14 @@
 /**
- * The end of part 2: the store's final rows against what every writer had acknowledged (see
- * writer.ts for why each check measures what it says).
+ * The end of part 2 (and of the randomized cluster spec): the store's final rows against what every
+ * writer had acknowledged (see writer.ts for why each check measures what it says).
  */
 import type { StoredObject } from '../../lib/index.js';
 import type { FieldLog, Writer } from './writer.js';
+
+/** What the verdict needs of a writer (the torture writer, or the cluster spec's smaller one). */
+export type VerifiedWriter = Pick<Writer, 'owned' | 'sharedLogs' | 'creates' | 'destroyedTwice'> & {
+  client: { sid: string | undefined };
+};
 
 /** A stored object with its version, as the SQLite file holds it. */
 export interface Row {
@@ -23,7 +28,12 @@ export interface Verdict {
   notes: string[];
 }
 
-export function verify(writers: Writer[], rows: Row[], shared: Set<string>, barrier: string): Verdict {
+export function verify(
+  writers: VerifiedWriter[],
+  rows: Row[],
+  shared: Set<string>,
+  barrier: string,
+): Verdict {
   const v: Verdict = { lost: 0, twice: 0, corrupt: 0, unknown: 0, notes: [] };
   const note = (s: string): void => {
     if (v.notes.length < 30) v.notes.push(s);
@@ -51,7 +61,7 @@ export function verify(writers: Writer[], rows: Row[], shared: Set<string>, barr
     if (missing.length > 0) {
       v.lost += missing.length;
       note(
-        `${log.id}.${log.field}: ${missing.length} acknowledged tokens missing (stored ${value.length}, acknowledged ${log.acked})`,
+        `${log.id}.${log.field}: ${missing.length} acknowledged tokens missing (stored ${value.length}, acknowledged ${1 + Math.max(-1, ...log.ackedTokens)})`,
       );
     }
   };

@@ -24,8 +24,6 @@ export interface FieldLog {
   id: Id;
   field: string;
   issued: string[];
-  /** Length of the longest acknowledged list (every token before it was acknowledged with it). */
-  acked: number;
   /** Indices (in `issued`) of the tokens whose own write was acknowledged. */
   ackedTokens: number[];
   /** Updates sent for this field. */
@@ -183,7 +181,6 @@ export class Writer {
     try {
       const obj: StoredObject = await this.client.save({ id: log.id, [log.field]: list });
       this.acked++;
-      log.acked = Math.max(log.acked, at + 1);
       log.ackedTokens.push(at);
       const now = obj[log.field];
       if (!Array.isArray(now) || !now.includes(token))
@@ -217,5 +214,5 @@ function describe(value: unknown): string {
 }
 
 function newLog(id: Id, field: string): FieldLog {
-  return { id, field, issued: [], acked: 0, ackedTokens: [], sent: 0 };
+  return { id, field, issued: [], ackedTokens: [], sent: 0 };
 }

@@ -9,6 +9,9 @@ import type { Backend, Sid } from './backend.js';
 import { BACKEND } from './backend.js';
 import { fromPatch, type Handlers, type Patch } from './handlers.js';
 
+/** How long a durable store keeps request-dedupe records by default (ms): 1 h. */
+export const DURABLE_DEDUPE_RETENTION_MS = 3_600_000;
+
 export abstract class StoreHandlers implements Handlers {
   /** The store's versioned backend. @internal */
   abstract [BACKEND](): Backend;

@@ -22,7 +22,9 @@ import {
   stopAll,
   type NodeProcess,
 } from './cluster-support.js';
-import { Random, verify, Writer, type Row } from './workload.js';
+import { Random } from '../../bench/torture/random.js';
+import { verify, type Row } from '../../bench/torture/verify.js';
+import { Writer } from './workload.js';
 
 const EVENTS = ['create', 'update', 'destroy'];
 const clients = new Set<Client>();
@@ -368,7 +370,7 @@ describe('cluster: three nodes on Redis and PostgreSQL', function () {
         () => `${differing()} replicas differ`,
       ).catch(() => undefined);
 
-      const verdict = verify(writers, rows, shared);
+      const verdict = verify(writers, rows, new Set(shared.map(String)), String(barrier.id));
       const sum = (f: (w: Writer) => number): number => writers.reduce((n, w) => n + f(w), 0);
       const failed = new Map<string, number>();
       for (const w of writers)

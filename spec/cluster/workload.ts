@@ -6,39 +6,13 @@
  * - every applied update changes its object, so a version above 1 + updates sent means an update was
  *   applied twice; every create carries a unique `tok`, so two rows with one `tok` mean a create
  *   applied twice; a destroy answered `not_found` was applied twice.
+ * The verdict is the torture run's (`bench/torture/verify.ts`), on the same logs.
  */
 import { EventEmitter } from 'node:events';
 import { ObjectSync as Client } from '../../lib/client/index.js';
-import type { Id, StoredObject } from '../../lib/index.js';
-
-/** A seeded generator (mulberry32). */
-export class Random {
-  constructor(private state: number) {}
-  next(): number {
-    let t = (this.state = (this.state + 0x6d2b79f5) | 0);
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  }
-  pick<T>(items: T[]): T {
-    return items[Math.floor(this.next() * items.length)]!;
-  }
-}
-
-interface FieldLog {
-  id: Id;
-  field: string;
-  issued: string[];
-  ackedTokens: number[];
-  sent: number;
-}
-
-interface Owned {
-  tok: string;
-  id: Id;
-  log: FieldLog;
-  destroy: 'none' | 'sent' | 'acked';
-}
+import type { Id } from '../../lib/index.js';
+import type { Random } from '../../bench/torture/random.js';
+import type { FieldLog, Owned } from '../../bench/torture/writer.js';
 
 const newLog = (id: Id, field: string): FieldLog => ({ id, field, issued: [], ackedTokens: [], sent: 0 });
 
@@ -143,86 +117,4 @@ export class Writer {
       this.fail(err);
     }
   }
-}
-
-/** A stored row: the object and its version. */
-export interface Row {
-  obj: StoredObject;
-  v: number;
-}
-
-export interface Verdict {
-  lost: number;
-  twice: number;
-  corrupt: number;
-  notes: string[];
-}
-
-/** The store's final rows against what every writer had acknowledged. */
-export function verify(writers: Writer[], rows: Row[], shared: Id[]): Verdict {
-  const v: Verdict = { lost: 0, twice: 0, corrupt: 0, notes: [] };
-  const note = (s: string): void => void (v.notes.length < 20 && v.notes.push(s));
-  const byId = new Map(rows.map((r) => [String(r.obj.id), r]));
-  const byTok = new Map<string, number>();
-  for (const r of rows)
-    if (typeof r.obj.tok === 'string') byTok.set(r.obj.tok, (byTok.get(r.obj.tok) ?? 0) + 1);
-
-  const checkField = (obj: StoredObject, log: FieldLog): void => {
-    const value = obj[log.field] ?? [];
-    if (!Array.isArray(value) || !value.every((t, i) => t === log.issued[i])) {
-      v.corrupt++;
-      return note(`${log.id}.${log.field} is not a prefix of what its writer sent`);
-    }
-    const missing = log.ackedTokens.filter((i) => i >= value.length).length;
-    if (missing > 0) {
-      v.lost += missing;
-      note(`${log.id}.${log.field}: ${missing} acknowledged tokens missing`);
-    }
-  };
-  const checkVersion = (r: Row, updates: number): void => {
-    if (r.v > 1 + updates) {
-      v.twice += r.v - 1 - updates;
-      note(`${r.obj.id} is at version ${r.v} after 1 create and ${updates} updates sent`);
-    }
-  };
-
-  const sharedUpdates = new Map<string, number>();
-  for (const w of writers) {
-    for (const x of w.owned) {
-      const r = byId.get(String(x.id));
-      if (x.destroy === 'acked') {
-        if (r) {
-          v.lost++;
-          note(`${x.id}: destroy acknowledged, object still stored`);
-        }
-      } else if (!r) {
-        if (x.destroy === 'none') {
-          v.lost += 1 + x.log.ackedTokens.length;
-          note(`${x.id}: create acknowledged, object not stored`);
-        }
-      } else {
-        checkField(r.obj, x.log);
-        checkVersion(r, x.log.sent);
-      }
-    }
-    for (const log of w.sharedLogs) {
-      sharedUpdates.set(String(log.id), (sharedUpdates.get(String(log.id)) ?? 0) + log.sent);
-      const r = byId.get(String(log.id));
-      if (r) checkField(r.obj, log);
-      else v.lost += log.ackedTokens.length;
-    }
-    for (const tok of w.creates.keys()) {
-      const n = byTok.get(tok) ?? 0;
-      if (n > 1) {
-        v.twice += n - 1;
-        note(`create ${tok} stored ${n} times`);
-      }
-    }
-    v.twice += w.destroyedTwice;
-  }
-  for (const id of shared) {
-    const r = byId.get(String(id));
-    if (r) checkVersion(r, sharedUpdates.get(String(id)) ?? 0);
-  }
-  return v;
 }

@@ -3,6 +3,7 @@ import type Backbone from 'backbone';
 import { SyncedCollection } from '../../../adapters/backbone/index.js';
 import { deepEqual } from '../../../lib/diff.js';
 import { MemoryStore } from '../../../lib/index.js';
+import type { ClientCollection, ObjectSync as Client } from '../../../lib/client/index.js';
 import { connectClient, startServer, stopServer, waitFor } from '../../support/harness.js';
 import { FaultProxy } from '../../support/proxy.js';
 import { teardown, until } from './support.js';
@@ -12,6 +13,27 @@ const Todos = SyncedCollection.extend({ url: '/todos' });
 /** The collection as plain data, sorted by id. */
 function snapshot(todos: { toJSON(): Array<Record<string, unknown>> }): unknown[] {
   return todos.toJSON().sort((a, b) => Number(a.id) - Number(b.id));
+}
+
+/**
+ * A's SyncedCollection and B's collection of the same todos, once A has both todos B saved: `stays`
+ * (id 1, its model kept for identity checks) and `goes` (id 2).
+ */
+async function twoTodos(a: Client, b: Client) {
+  const todos = new Todos([], { client: a });
+  await todos.ready();
+  const bTodos = b.collection('todos');
+  await bTodos.save({ title: 'stays', done: false });
+  await bTodos.save({ title: 'goes' });
+  await until(todos, 'add', () => todos.length === 2);
+  return { todos, bTodos, stays: todos.get(1)! };
+}
+
+/** B's changes while A is away: id 1 done, id 2 removed, id 3 added. */
+async function changeWhileAway(bTodos: ClientCollection): Promise<void> {
+  await bTodos.save({ id: 1, done: true });
+  await bTodos.destroy(2);
+  await bTodos.save({ title: 'new' });
 }
 
 describe('backbone SyncedCollection: reconnect', () => {
@@ -72,18 +94,10 @@ describe('backbone SyncedCollection: reconnect', () => {
     proxy = await new FaultProxy(server.port).start();
     const a = await connectClient(proxy);
     const b = await connectClient(server);
-    const todos = new Todos([], { client: a });
-    await todos.ready();
-    const bTodos = b.collection('todos');
-    await bTodos.save({ title: 'stays', done: false });
-    await bTodos.save({ title: 'goes' });
-    await until(todos, 'add', () => todos.length === 2);
-    const stays = todos.get(1);
+    const { todos, bTodos, stays } = await twoTodos(a, b);
 
     proxy.dropDownstream();
-    await bTodos.save({ id: 1, done: true });
-    await bTodos.destroy(2);
-    await bTodos.save({ title: 'new' });
+    await changeWhileAway(bTodos);
     expect(todos.length).to.equal(2);
     proxy.cut();
     const expected = [
@@ -98,18 +112,10 @@ describe('backbone SyncedCollection: reconnect', () => {
     const server = await startServer(undefined, { autoCollections: true });
     const a = await connectClient(server);
     const b = await connectClient(server);
-    const todos = new Todos([], { client: a });
-    await todos.ready();
-    const bTodos = b.collection('todos');
-    await bTodos.save({ title: 'stays', done: false });
-    await bTodos.save({ title: 'goes' });
-    await until(todos, 'add', () => todos.length === 2);
-    const stays = todos.get(1);
+    const { todos, bTodos, stays } = await twoTodos(a, b);
 
     a.disconnect();
-    await bTodos.save({ id: 1, done: true });
-    await bTodos.destroy(2);
-    await bTodos.save({ title: 'new' });
+    await changeWhileAway(bTodos);
     a.connect();
     await until(todos, 'add remove change', () => todos.length === 2 && todos.get(3) !== undefined);
     await until(todos, 'change', () => stays.get('done') === true);
