@@ -74,6 +74,26 @@ export function diff(prev: Record<string, unknown>, next: Record<string, unknown
   return { set, unset };
 }
 
+/**
+ * The diff that setting `set` and removing `unset` makes to `prev` (removal wins for a key named in
+ * both; `id` is never part of it). Equal to `diff(prev, patched)` but looks only at the keys named.
+ */
+export function diffPatch(
+  prev: Record<string, unknown>,
+  set: Record<string, unknown>,
+  unset: readonly string[],
+): Diff {
+  const out: Diff = { set: {}, unset: [] };
+  for (const key of Object.keys(set)) {
+    if (key === 'id' || set[key] === undefined || unset.includes(key)) continue;
+    if (!hasOwn(prev, key) || !deepEqual(prev[key], set[key])) out.set[key] = set[key];
+  }
+  for (const key of unset) {
+    if (key !== 'id' && hasOwn(prev, key) && !out.unset.includes(key)) out.unset.push(key);
+  }
+  return out;
+}
+
 /** True when a diff changes nothing. */
 export function isEmptyDiff(d: Diff): boolean {
   return d.unset.length === 0 && Object.keys(d.set).length === 0;

@@ -1,7 +1,8 @@
 /**
  * A small typed event emitter that runs in Node and browsers alike (the client bundle cannot use
  * Node's `events`). Listeners run synchronously in registration order; a listener that throws does
- * not stop the others (the error is rethrown asynchronously so it still surfaces).
+ * not stop the others (the error is rethrown asynchronously so it still surfaces). Adding or removing
+ * a listener replaces the event's list, so an emit in progress calls the listeners it started with.
  */
 
 /** An event map: event name -> listener arguments. */
@@ -16,8 +17,7 @@ export class Emitter<Events extends EventMap> {
   /** Adds a listener. */
   on<E extends keyof Events>(event: E, listener: Listener<Events[E]>): this {
     const list = this.listeners.get(event) ?? [];
-    list.push(listener as unknown as AnyListener);
-    this.listeners.set(event, list);
+    this.listeners.set(event, [...list, listener as unknown as AnyListener]);
     return this;
   }
 
@@ -37,10 +37,8 @@ export class Emitter<Events extends EventMap> {
       return this;
     }
     const list = this.listeners.get(event);
-    if (list) {
-      const at = list.indexOf(listener as unknown as AnyListener);
-      if (at >= 0) list.splice(at, 1);
-    }
+    const at = list ? list.indexOf(listener as unknown as AnyListener) : -1;
+    if (at >= 0) this.listeners.set(event, [...list!.slice(0, at), ...list!.slice(at + 1)]);
     return this;
   }
 
@@ -48,7 +46,7 @@ export class Emitter<Events extends EventMap> {
   emit<E extends keyof Events>(event: E, ...args: Events[E]): boolean {
     const list = this.listeners.get(event);
     if (!list || list.length === 0) return false;
-    for (const listener of list.slice()) {
+    for (const listener of list) {
       try {
         (listener as unknown as Listener<Events[E]>)(...args);
       } catch (err) {

@@ -30,7 +30,7 @@ import type { Id, StoredObject } from '../../lib/protocol.js';
 import type { Applied, Backend, RequestContext, Store, Versioned } from '../../lib/server/backend.js';
 import { BACKEND } from '../../lib/server/backend.js';
 import { DURABLE_DEDUPE_RETENTION_MS, StoreHandlers } from '../../lib/server/store-handlers.js';
-import { applyRemoval, applyState, patched } from '../../lib/server/versioning.js';
+import { applyPatch, applyRemoval, applyState } from '../../lib/server/versioning.js';
 
 const log = logger('stores:postgres');
 
@@ -136,7 +136,7 @@ class PostgresBackend implements Backend {
       const found = await tx.query<ObjectRow>(SQL.get, [this.collection, String(id)]);
       if (found.rows.length === 0) throw new SyncError('not_found');
       const prev = toVersioned(found.rows[0]!);
-      const applied = applyState(id, prev, patched(prev.obj, clone(set), unset));
+      const applied = applyPatch(id, prev, set, unset);
       if (applied.record) {
         const params = [this.collection, String(id), prev.v, applied.v, JSON.stringify(applied.next)];
         // The row lock makes this always match; the version check states what the write is based on.

@@ -18,7 +18,7 @@ import type { Id, StoredObject } from '../../lib/protocol.js';
 import type { Applied, Backend, RequestContext, Store, Versioned } from '../../lib/server/backend.js';
 import { BACKEND } from '../../lib/server/backend.js';
 import { DURABLE_DEDUPE_RETENTION_MS, StoreHandlers } from '../../lib/server/store-handlers.js';
-import { applyRemoval, applyState, patched } from '../../lib/server/versioning.js';
+import { applyPatch, applyRemoval, applyState } from '../../lib/server/versioning.js';
 
 export interface SqliteStoreOptions {
   /** Database file (default `:memory:`, which is not durable). Ignored when `db` is given. */
@@ -105,7 +105,7 @@ class SqliteBackend implements Backend {
     return this.transaction(ctx, () => {
       const prev = this.read(id);
       if (!prev) throw new SyncError('not_found');
-      return this.keep(applyState(id, prev, patched(prev.obj, clone(set), unset)));
+      return this.keep(applyPatch(id, prev, set, unset));
     });
   }
 

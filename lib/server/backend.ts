@@ -42,6 +42,11 @@ export interface RequestContext {
 }
 
 export interface Backend {
+  /**
+   * Set when no call ever waits on anything outside the process (the `MemoryStore`): the engine then
+   * spares its calls the `handlerTimeout` timer, which could never fire.
+   */
+  readonly inProcess?: boolean;
   create(obj: Record<string, unknown>, sid: Sid, ctx: RequestContext): Promise<Applied>;
   /** `set` and `unset` come validated; `unset` names removed properties. `not_found` for unknown ids. */
   update(

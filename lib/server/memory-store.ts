@@ -17,7 +17,7 @@ import type { Applied, Backend, Store, Versioned } from './backend.js';
 import { BACKEND, idKey } from './backend.js';
 import type { Handlers } from './handlers.js';
 import { StoreHandlers } from './store-handlers.js';
-import { applyRemoval, applyState, patched } from './versioning.js';
+import { applyPatch, applyRemoval, applyState } from './versioning.js';
 
 /** Options of `MemoryStore`. */
 export interface MemoryStoreOptions {
@@ -28,6 +28,7 @@ export interface MemoryStoreOptions {
 /** The versioned backend of a `MemoryStore`: the objects are kept as copies nobody else holds. */
 class MemoryBackend implements Backend {
   readonly objects = new Map<string, Versioned>();
+  readonly inProcess = true;
 
   constructor(private readonly generateId: () => Id) {}
 
@@ -39,7 +40,7 @@ class MemoryBackend implements Backend {
   async update(id: Id, set: Record<string, unknown>, unset: string[]): Promise<Applied> {
     const prev = this.objects.get(idKey(id));
     if (!prev) throw new SyncError('not_found');
-    return this.keep(applyState(id, prev, patched(prev.obj, clone(set), unset)));
+    return this.keep(applyPatch(id, prev, set, unset));
   }
 
   async destroy(id: Id): Promise<Applied> {

@@ -2,6 +2,7 @@
  * Bounds every call to a store's backend by `handlerTimeout`, as handler calls are: a store that
  * hangs gives the requester `timeout` and frees the object's queue. A write that commits after its
  * timeout was not broadcast; clients find the version gap at the object's next change and refetch it.
+ * A backend that never waits on anything outside the process (`inProcess`) is used as it is.
  */
 import { SyncError } from '../errors.js';
 import type { Backend } from './backend.js';
@@ -25,6 +26,7 @@ export function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
 
 /** The same backend with every call bounded by `ms`. */
 export function timedBackend(backend: Backend, ms: number): Backend {
+  if (backend.inProcess) return backend;
   const timed: Backend = {
     create: (...args) => withTimeout(backend.create(...args), ms),
     update: (...args) => withTimeout(backend.update(...args), ms),

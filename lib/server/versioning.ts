@@ -7,7 +7,7 @@
  *   no change at all (same version, no record).
  * - A destroy is a `d` record at version + 1.
  */
-import { diff, isEmptyDiff } from '../diff.js';
+import { clone, diff, diffPatch, isEmptyDiff, type Diff } from '../diff.js';
 import type { ChangeRecord, Id, StoredObject } from '../protocol.js';
 import type { Applied, Versioned } from './backend.js';
 
@@ -18,7 +18,11 @@ export function applyState(id: Id, prev: Versioned | undefined, next: StoredObje
     return { id, v, prev: prev?.obj, next, record: { k: 'c', i: next.id, v, o: next } };
   }
   const d = diff(prev.obj, next);
-  if (isEmptyDiff(d)) return unchanged(id, prev);
+  return isEmptyDiff(d) ? unchanged(id, prev) : changed(id, prev, next, d);
+}
+
+/** The `u` outcome of a non-empty diff `d` from `prev` to `next`. */
+function changed(id: Id, prev: Versioned, next: StoredObject, d: Diff): Applied {
   const v = prev.v + 1;
   const record: ChangeRecord = { k: 'u', i: next.id, v };
   if (Object.keys(d.set).length > 0) record.s = d.set;
@@ -37,14 +41,19 @@ export function unchanged(id: Id, prev: Versioned | undefined): Applied {
   return { id, v: prev?.v ?? 0, prev: prev?.obj, next: prev?.obj, record: null };
 }
 
-/** The state after setting and removing properties (a new object; `prev` is left alone). */
-export function patched(
-  prev: StoredObject,
+/**
+ * The outcome of setting `set` and removing `unset` on `prev` (what a store's `update` does): only the
+ * keys named are compared; `set` is copied, so the new state shares nothing with the caller.
+ */
+export function applyPatch(
+  id: Id,
+  prev: Versioned,
   set: Record<string, unknown>,
   unset: readonly string[],
-): StoredObject {
-  const next: StoredObject = { ...prev };
-  for (const key of Object.keys(set)) if (key !== 'id') next[key] = set[key];
-  for (const key of unset) if (key !== 'id') delete next[key];
-  return next;
+): Applied {
+  const d = diffPatch(prev.obj, clone(set), unset);
+  if (isEmptyDiff(d)) return unchanged(id, prev);
+  const next: StoredObject = { ...prev.obj, ...d.set };
+  for (const key of d.unset) delete next[key];
+  return changed(id, prev, next, d);
 }

@@ -5,7 +5,8 @@
 import { expect } from 'chai';
 import type { Handlers } from '../../../lib/index.js';
 import { MemoryStore } from '../../../lib/index.js';
-import { BACKEND } from '../../../lib/server/backend.js';
+import { BACKEND, type Backend } from '../../../lib/server/backend.js';
+import { StoreHandlers } from '../../../lib/server/store-handlers.js';
 import { originalDemo } from '../../fixtures/original-demo.js';
 import { cleanup, connectClient, startServer, waitFor } from '../../support/harness.js';
 
@@ -219,17 +220,27 @@ describe('stores that fail', () => {
   afterEach(cleanup);
 
   it('answers timeout when a store hangs, and handler_error when it throws; the server keeps serving', async () => {
-    const store = new MemoryStore();
-    const backend = store[BACKEND]();
+    // A store whose updates wait on something outside the process (as a database's do), and may hang.
+    const memory = new MemoryStore()[BACKEND]();
     let mode: 'hang' | 'throw' | 'ok' = 'hang';
-    const original = backend.update.bind(backend);
-    backend.update = (...args) =>
-      mode === 'hang'
-        ? new Promise(() => undefined)
-        : mode === 'throw'
-          ? Promise.reject(new Error('disk on fire'))
-          : original(...args);
-    const server = await startServer(store, { handlerTimeout: 100 });
+    const backend: Backend = {
+      create: (...args) => memory.create(...args),
+      update: (...args) =>
+        mode === 'hang'
+          ? new Promise(() => undefined)
+          : mode === 'throw'
+            ? Promise.reject(new Error('disk on fire'))
+            : memory.update(...args),
+      destroy: (...args) => memory.destroy(...args),
+      fetch: (...args) => memory.fetch(...args),
+      list: (...args) => memory.list(...args),
+    };
+    class Database extends StoreHandlers {
+      [BACKEND](): Backend {
+        return backend;
+      }
+    }
+    const server = await startServer(new Database(), { handlerTimeout: 100 });
     const a = await connectClient(server);
     const obj = await a.save({ n: 1 });
     expect((await a.save({ id: obj.id, n: 2 }).catch((e) => e)).code).to.equal('timeout');
