@@ -14,7 +14,6 @@ import { io, type Socket } from 'socket.io-client';
 import { Emitter } from '../emitter.js';
 import { fromWireError, SyncError } from '../errors.js';
 import type {
-  ChangesMessage,
   ClientToServerEvents,
   HelloMessage,
   Id,
@@ -199,7 +198,7 @@ export class ObjectSync extends Emitter<ClientEvents> implements RequestSender {
     const socket: Socket<ServerToClientEvents, ClientToServerEvents> =
       o.url === undefined ? io(socketOptions) : io(o.url, socketOptions);
     socket.on('hi', (hello) => this.onHello(hello));
-    socket.on('ch', (message) => this.onChanges(message));
+    socket.on('ch', (records, collection) => this.onChanges(records, collection));
     socket.on('disconnect', (reason) => this.setNotReady(reason));
     const page = globalThis as { addEventListener?: (event: string, fn: () => void) => void };
     // Leaving the page is leaving on purpose: the server ends the session at once.
@@ -255,10 +254,14 @@ export class ObjectSync extends Emitter<ClientEvents> implements RequestSender {
     if (!wasReady) this.emit('connect');
   }
 
-  private onChanges(message: ChangesMessage): void {
-    if (!message || !Array.isArray(message.r)) return;
-    const coll = this.collections.get(typeof message.c === 'string' ? message.c : DEFAULT_COLLECTION);
-    coll?.receive(message.r.filter((r) => r !== null && typeof r === 'object').map(fromWire));
+  private onChanges(records: unknown, collection: unknown): void {
+    if (!Array.isArray(records)) return;
+    const coll = this.collections.get(typeof collection === 'string' ? collection : DEFAULT_COLLECTION);
+    if (!coll) return;
+    for (const wire of records) {
+      const record = fromWire(wire);
+      if (record) coll.receive(record);
+    }
   }
 
   private setNotReady(reason: string): void {

@@ -192,10 +192,9 @@ export class ClientCollection extends Emitter<CollectionEvents> {
     );
   }
 
-  /** Applies changes pushed by the server. @internal */
-  receive(records: ChangeRecord[]): void {
-    if (!this.subscribed) return;
-    for (const record of records) this.raise(this.map.apply(record));
+  /** Applies a change pushed by the server. @internal */
+  receive(record: ChangeRecord): void {
+    if (this.subscribed) this.raise(this.map.apply(record));
   }
 
   /** The expected state of an object: the live one plus this client's updates still in flight. */

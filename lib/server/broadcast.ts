@@ -62,7 +62,7 @@ export class Broadcaster {
     for (const conn of this.transport.members(coll.room)) {
       if (conn === origin) continue;
       const record = this.recordFor(applied, conn.sid);
-      if (record) conn.send('ch', envelope(coll.name, record));
+      if (record) conn.send('ch', ...envelope(coll.name, record));
     }
   }
 
@@ -87,10 +87,15 @@ export class Broadcaster {
   }
 }
 
-/** The `ch` message of one record (`c` omitted for the default collection). */
+/** The `ch` message of one record. */
 export function envelope(name: string, record: ChangeRecord): ChangesMessage {
-  const r = [toWire(record)];
-  return name === DEFAULT_COLLECTION ? { r } : { c: name, r };
+  return changes(collectionField(name), [record]);
+}
+
+/** The `ch` message of records of one collection (`undefined` for the default collection). */
+export function changes(collection: string | undefined, records: ChangeRecord[]): ChangesMessage {
+  const wire = records.map(toWire);
+  return collection === undefined ? [wire] : [wire, collection];
 }
 
 /** The `c` field of a collection's messages (absent for the default collection). */

@@ -9,8 +9,8 @@
  * A writer's own changes are left out of what it receives (its answers carry them), so its callback
  * still runs before its own event.
  */
-import type { ChangeRecord, ChangesMessage } from '../protocol.js';
-import { toWire } from '../protocol.js';
+import type { ChangeRecord } from '../protocol.js';
+import { changes } from './broadcast.js';
 import type { Connection, ServerTransport } from '../transport.js';
 
 type Entry =
@@ -73,7 +73,7 @@ export class Coalescer {
       }
     }
     for (const [name, room] of rooms)
-      this.transport.publish(name, message(room.collection, room.records), room.writers);
+      this.transport.publish(name, changes(room.collection, room.records), room.writers);
     for (const [conn, ownRooms] of writers) this.replay(conn, ownRooms, entries);
   }
 
@@ -85,7 +85,7 @@ export class Coalescer {
     let pending: { collection: string | undefined; room: string; records: ChangeRecord[] } | undefined;
     const send = (): void => {
       if (pending && pending.records.length > 0)
-        conn.send('ch', message(pending.collection, pending.records));
+        conn.send('ch', ...changes(pending.collection, pending.records));
       pending = undefined;
     };
     for (const entry of entries) {
@@ -108,9 +108,4 @@ export class Coalescer {
     if (this.windowMs > 0) setTimeout(() => this.flush(), this.windowMs);
     else setImmediate(() => this.flush());
   }
-}
-
-function message(collection: string | undefined, records: ChangeRecord[]): ChangesMessage {
-  const r = records.map(toWire);
-  return collection === undefined ? { r } : { c: collection, r };
 }

@@ -89,7 +89,7 @@ export class Writes {
     }
     this.answer(conn, () => {
       reply(first);
-      if (now) conn.send('ch', envelope(coll.name, now));
+      if (now) conn.send('ch', ...envelope(coll.name, now));
     });
   }
 

@@ -9,7 +9,7 @@ import type { Server as HttpsServer } from 'node:https';
 import { Server, type Namespace, type ServerOptions as IoServerOptions, type Socket } from 'socket.io';
 import { ERROR_CODES } from '../errors.js';
 import { logger } from '../debug.js';
-import type { ServerToClientEvents } from '../protocol.js';
+import type { ChangesMessage, ServerToClientEvents } from '../protocol.js';
 import { PROTOCOL_VERSION } from '../protocol.js';
 import type { Connection, ServerTransport, SessionPresence, TransportListener } from '../transport.js';
 
@@ -211,14 +211,10 @@ export class SocketIoTransport implements ServerTransport {
     listener.connected(conn);
   }
 
-  publish(
-    room: string,
-    message: Parameters<ServerToClientEvents['ch']>[0],
-    except?: Connection | Connection[],
-  ): void {
+  publish(room: string, message: ChangesMessage, except?: Connection | Connection[]): void {
     const ids = except === undefined ? [] : Array.isArray(except) ? except.map((c) => c.id) : [except.id];
     const target = ids.length > 0 ? this.nsp.to(room).except(ids) : this.nsp.to(room);
-    target.emit('ch', message);
+    target.emit('ch', ...message);
   }
 
   relay(message: unknown): void {

@@ -51,8 +51,8 @@ describe('the wire', () => {
     await seen;
     const sent = inbound.map((d) => JSON.parse(d.replace(/^\d+/, '')));
     expect(sent).to.deep.equal([['update', { i: obj.id, b: 1, s: { f3: 'moved' }, q: 2 }]]);
-    // A diff travels without its `k` (the most frequent record: every byte counts per delivery).
-    expect(outbound).to.deep.equal([`2["ch",{"r":[{"i":${obj.id},"v":2,"s":{"f3":"moved"}}]}]`]);
+    // A diff travels as `[i, v, s]` (the most frequent record: every byte counts per delivery).
+    expect(outbound).to.deep.equal([`2["ch",[[${obj.id},2,{"f3":"moved"}]]]`]);
   });
 
   it('sends a client that did not subscribe none of the changes, also while it writes (coalesced too)', async () => {
