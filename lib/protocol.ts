@@ -111,7 +111,8 @@ export function toWire(record: ChangeRecord): WireRecord {
 export function fromWire(record: unknown): ChangeRecord | undefined {
   if (Array.isArray(record)) {
     const [i, v, s, u] = record as unknown[];
-    if (!isValidId(i) || typeof v !== 'number' || s === null || typeof s !== 'object') return undefined;
+    const object = s !== null && typeof s === 'object' && !Array.isArray(s);
+    if (!isValidId(i) || typeof v !== 'number' || !object) return undefined;
     const diff: ChangeRecord = { k: 'u', i, v, s: s as Record<string, unknown> };
     if (Array.isArray(u)) diff.u = u as string[];
     return diff;

@@ -64,11 +64,12 @@ export class ObjectSync extends Emitter<ClientEvents> implements RequestSender {
       this.options.requestTimeout,
     );
     this.defaultCollection = this.collection(DEFAULT_COLLECTION);
-    for (const event of ['create', 'update', 'destroy', 'error'] as const) {
-      this.defaultCollection.on(event, (...args: unknown[]) =>
-        (this.emit as (e: string, ...a: unknown[]) => void)(event, ...args),
-      );
-    }
+    // The default collection's events are the client's own (node-object-sync's API).
+    const own = this.defaultCollection;
+    own.on('create', (obj) => this.emit('create', obj));
+    own.on('update', (obj, changes) => this.emit('update', obj, changes));
+    own.on('destroy', (id) => this.emit('destroy', id));
+    own.on('error', (err) => this.emit('error', err));
     this.defaultCollection.subscribe().catch((err: SyncError) => this.emit('error', err));
     if (this.options.autoConnect) this.connect();
   }

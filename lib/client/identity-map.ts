@@ -38,6 +38,12 @@ export function keyOf(id: Id): string {
   return typeof id === 'number' ? String(id) : id;
 }
 
+/** The effect of changes made to a live object (none when `changes` is empty). */
+function updated(obj: StoredObject, changes: Record<string, unknown>): Effect {
+  for (const _ in changes) return { type: 'update', obj, changes };
+  return NONE;
+}
+
 export class IdentityMap {
   private readonly entries = new Map<string, Entry>();
   /** Local tick of each recent removal (see the rules above). */
@@ -106,7 +112,7 @@ export class IdentityMap {
         if (record.v <= entry.v) return NONE;
         entry.v = record.v;
         const changes = replaceContents(entry.obj, record.o);
-        return Object.keys(changes).length > 0 ? { type: 'update', obj: entry.obj, changes } : NONE;
+        return updated(entry.obj, changes);
       }
       case 'u': {
         if (!entry) return { type: 'gap', id: record.i };
@@ -114,7 +120,7 @@ export class IdentityMap {
         if (record.v !== entry.v + 1) return { type: 'gap', id: record.i };
         entry.v = record.v;
         const changes = applyDiff(entry.obj, record.s, record.u);
-        return Object.keys(changes).length > 0 ? { type: 'update', obj: entry.obj, changes } : NONE;
+        return updated(entry.obj, changes);
       }
       case 'd': {
         if (entry && record.v !== undefined && record.v <= entry.v) return NONE;
