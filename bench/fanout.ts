@@ -79,7 +79,7 @@ async function measureWith(options: BenchOptions, redis: BenchRedis | undefined)
   }
   const summaries: Partial<Record<TargetName, Summary>> = {};
   for (const t of options.targets) summaries[t] = summarize(runs, t);
-  const checks = ratios(summaries);
+  const checks = ratios(summaries, options.coalesce !== undefined, options.clients);
   console.log(
     `\nMedians of the undisturbed runs among ${options.reps} (bytes and CPU at saturation; latency from due time to receipt):\n`,
   );
