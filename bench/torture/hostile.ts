@@ -12,6 +12,7 @@
  * the server will see. Kinds come in the protocol's order with destroys last (so the objects hostile
  * updates aim at live long); cases are shuffled within each kind.
  */
+import { PROTOCOL_VERSION } from '../../lib/protocol.js';
 import { FORBIDDEN, HOSTILE_KEYS, hostileValues, RAW, type HostileValue } from './hostile-values.js';
 import { getAt, refuses, safeInt, setAt, wireOf, wireOfRaw, type Path } from './judge.js';
 import type { Random } from './random.js';
@@ -306,6 +307,8 @@ function packetCases(): HostileCase[] {
     }),
     packet('unknown packet type 9', (id, q) => `9${id}${ok(q)}`),
     packet('ACK nobody asked for', (id) => `3${id}[{"r":1}]`, { ack: false }),
-    packet('CONNECT again', () => '0{"osSession":"xxxxxxxxxxxxxxxxxxxx","osProtocol":1}', { ack: false }),
+    packet('CONNECT again', () => `0{"osSession":"xxxxxxxxxxxxxxxxxxxx","osProtocol":${PROTOCOL_VERSION}}`, {
+      ack: false,
+    }),
   ];
 }

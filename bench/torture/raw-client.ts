@@ -5,6 +5,7 @@
  * session) after every close.
  */
 import { io, type Socket } from 'socket.io-client';
+import { PROTOCOL_VERSION } from '../../lib/protocol.js';
 import type { Sendable } from './hostile.js';
 
 /** What became of one request. */
@@ -55,7 +56,7 @@ export class RawClient {
       reconnection: false,
       forceNew: true,
       timeout: 5000,
-      auth: { osSession: this.secret, osProtocol: 1 },
+      auth: { osSession: this.secret, osProtocol: PROTOCOL_VERSION },
     });
     this.socket = socket;
     this.closedReason = undefined;
