@@ -84,13 +84,13 @@ export function diffPatch(
   unset: readonly string[],
 ): Diff {
   const out: Diff = { set: {}, unset: [] };
+  // A Set, so a patch with many keys stays linear (up to the message limits: 1000 keys each).
+  const removed = new Set(unset);
   for (const key of Object.keys(set)) {
-    if (key === 'id' || set[key] === undefined || unset.includes(key)) continue;
+    if (key === 'id' || set[key] === undefined || removed.has(key)) continue;
     if (!hasOwn(prev, key) || !deepEqual(prev[key], set[key])) out.set[key] = set[key];
   }
-  for (const key of unset) {
-    if (key !== 'id' && hasOwn(prev, key) && !out.unset.includes(key)) out.unset.push(key);
-  }
+  for (const key of removed) if (key !== 'id' && hasOwn(prev, key)) out.unset.push(key);
   return out;
 }
 

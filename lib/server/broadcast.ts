@@ -59,10 +59,12 @@ export class Broadcaster {
 
   /** Sends each local subscriber what it may see of a change. */
   private publishVisible(coll: Audience, applied: Applied, origin: Connection | undefined): void {
+    // Most subscribers get the change itself: its message is made once.
+    const common = envelope(coll.name, applied.record!);
     for (const conn of this.transport.members(coll.room)) {
       if (conn === origin) continue;
       const record = this.recordFor(applied, conn.sid);
-      if (record) conn.send('ch', ...envelope(coll.name, record));
+      if (record) conn.send('ch', ...(record === applied.record ? common : envelope(coll.name, record)));
     }
   }
 
@@ -98,7 +100,7 @@ export function changes(collection: string | undefined, records: ChangeRecord[])
   return collection === undefined ? [wire] : [wire, collection];
 }
 
-/** The `c` field of a collection's messages (absent for the default collection). */
+/** A collection's name as its `ch` messages carry it (absent for the default collection). */
 function collectionField(name: string): string | undefined {
   return name === DEFAULT_COLLECTION ? undefined : name;
 }
