@@ -266,7 +266,8 @@ class Invalid extends Error {
   }
 }
 
-const EVENT_FIELDS: { [E in RequestEvent]: ReadonlySet<string> } = {
+/** The fields each request may carry (PROTOCOL.md's request table is checked against it). */
+export const EVENT_FIELDS: { [E in RequestEvent]: ReadonlySet<string> } = {
   create: new Set(['c', 'q', 'o']),
   update: new Set(['c', 'q', 'i', 's', 'u', 'b']),
   destroy: new Set(['c', 'q', 'i']),
