@@ -94,6 +94,26 @@ export function diffPatch(
   return out;
 }
 
+/**
+ * The write that brings `base` to what `given` names, the one diff a client computes: a key given
+ * as `undefined` is removed, any other given key is set; keys `given` does not name are left alone.
+ * With `base` (the state the server is known to reach) a key already at its value is elided; without
+ * it (the client cannot know the server's state) every given key travels.
+ */
+export function writeDiff(base: Record<string, unknown> | undefined, given: Record<string, unknown>): Diff {
+  const out: Diff = { set: {}, unset: [] };
+  for (const key of Object.keys(given)) {
+    if (key === 'id' || FORBIDDEN_KEYS.has(key)) continue;
+    const value = given[key];
+    if (value === undefined) {
+      if (!base || hasOwn(base, key)) out.unset.push(key);
+    } else if (!base || !hasOwn(base, key) || !deepEqual(base[key], value)) {
+      out.set[key] = clone(value);
+    }
+  }
+  return out;
+}
+
 /** True when a diff changes nothing. */
 export function isEmptyDiff(d: Diff): boolean {
   return d.unset.length === 0 && Object.keys(d.set).length === 0;

@@ -23,9 +23,9 @@ import type { ObjectSync } from '../../lib/client/client.js';
 import type { ClientCollection } from '../../lib/client/collection.js';
 import { clone } from '../../lib/diff.js';
 import type { Id, StoredObject } from '../../lib/protocol.js';
-import { attrsOf, touches, type Change } from './attrs.js';
-import { createdModel, isDoomed, pendingChanges, setMirror, type Mirror } from './state.js';
-import { latestClient, syncThrough } from './sync.js';
+import { attrsOf } from './attrs.js';
+import { optimisticWrites, type Binding, type Mirror } from './binding.js';
+import { bindingOf, latestClient, syncThrough } from './sync.js';
 import type { Attrs, SyncMethod, SyncOptions, SyncTarget } from './types.js';
 import { isCollection, nameFromUrl, resultOf } from './url.js';
 
@@ -156,23 +156,24 @@ function attach(c: Backbone.Collection): boolean {
   const url = resultOf(c, 'url');
   if (!client || !url) return false;
   const coll = client.collection(nameFromUrl(String(url)));
+  const b = bindingOf(client);
   it.client = client;
   it.coll = coll;
-  const onCreate = (obj: StoredObject): void => remoteCreate(c, coll, obj);
-  const onUpdate = (obj: StoredObject, changes: Attrs): void => remoteUpdate(c, coll, obj, changes);
+  const onCreate = (obj: StoredObject): void => remoteCreate(b, c, coll, obj);
+  const onUpdate = (obj: StoredObject, changes: Attrs): void => remoteUpdate(b, c, coll, obj, changes);
   const onDestroy = (id: Id): void => remoteDestroy(c, id);
   const mirror: Mirror = {
     restore: (model) => void (c.get(model) || c.add(model, remote({ rollback: true }))),
   };
   coll.on('create', onCreate).on('update', onUpdate).on('destroy', onDestroy);
-  setMirror(coll, mirror, true);
+  b.setMirror(coll, mirror, true);
   it.detach = () => {
     coll.off('create', onCreate).off('update', onUpdate).off('destroy', onDestroy);
-    setMirror(coll, mirror, false);
+    b.setMirror(coll, mirror, false);
   };
   coll.subscribe().then(
     () => {
-      for (const obj of Object.values(coll.allObjects())) if (!c.get(obj.id)) remoteCreate(c, coll, obj);
+      for (const obj of Object.values(coll.allObjects())) if (!c.get(obj.id)) remoteCreate(b, c, coll, obj);
       it.settle.resolve();
     },
     (err: unknown) => {
@@ -184,29 +185,29 @@ function attach(c: Backbone.Collection): boolean {
 }
 
 /** A server create: adds the model (the very instance when this side created it). Fires `add`. */
-function remoteCreate(c: Backbone.Collection, coll: ClientCollection, obj: StoredObject): void {
-  if (isDoomed(coll, obj.id)) return;
+function remoteCreate(b: Binding, c: Backbone.Collection, coll: ClientCollection, obj: StoredObject): void {
+  if (b.isDoomed(coll, obj.id)) return;
   const model = c.get(obj.id);
-  if (model) return applyUnderneath(model, attrsOf(obj, idAttributeOf(model)));
+  if (model) return applyUnderneath(b, coll, model, obj.id, attrsOf(obj, idAttributeOf(model)));
   // The model's own `parse` sees the raw object (as after a fetch); the collection's `parse`, meant
   // for lists, is not given a single object.
   const prepare = (c as unknown as { _prepareModel: PrepareModel })._prepareModel;
-  const added =
-    createdModel(coll, obj.id) ?? prepare.call(c, attrsOf(obj, idAttributeOf(c)), remote({ parse: true }));
+  const added = b.ownModel(obj) ?? prepare.call(c, attrsOf(obj, idAttributeOf(c)), remote({ parse: true }));
   if (added) c.add(added, remote());
 }
 
 /** A server update: sets the changes on the same model, underneath its pending writes. Fires `change`. */
 function remoteUpdate(
+  b: Binding,
   c: Backbone.Collection,
   coll: ClientCollection,
   obj: StoredObject,
   changes: Attrs,
 ): void {
-  if (isDoomed(coll, obj.id)) return;
+  if (b.isDoomed(coll, obj.id)) return;
   const model = c.get(obj.id);
-  if (model) applyUnderneath(model, changes);
-  else remoteCreate(c, coll, obj);
+  if (model) applyUnderneath(b, coll, model, obj.id, changes);
+  else remoteCreate(b, c, coll, obj);
 }
 
 /** A server destroy: triggers the model's `destroy` event, so it leaves every collection. */
@@ -218,18 +219,27 @@ function remoteDestroy(c: Backbone.Collection, id: Id): void {
 }
 
 /** Sets changed attributes (`undefined`: removed) except those the model's pending writes own. */
-function applyUnderneath(model: Backbone.Model, changes: Attrs): void {
-  const pending: Change[] = pendingChanges(model);
+function applyUnderneath(
+  b: Binding,
+  coll: ClientCollection,
+  model: Backbone.Model,
+  id: Id,
+  changes: Attrs,
+): void {
+  const pending = optimisticWrites(coll, id);
+  const owned = (key: string): boolean =>
+    pending.some((w) => Object.prototype.hasOwnProperty.call(w.set, key) || w.unset.includes(key));
   const idAttribute = idAttributeOf(model);
   const set: Attrs = {};
   const unset: Attrs = {};
   for (const key of Object.keys(changes)) {
-    if (key === 'id' || key === idAttribute || pending.some((w) => touches(w, key))) continue;
+    if (key === 'id' || key === idAttribute || owned(key)) continue;
     if (changes[key] === undefined) unset[key] = undefined;
     else set[key] = clone(changes[key]);
   }
   if (Object.keys(unset).length > 0) model.set(unset, remote({ unset: true }));
   if (Object.keys(set).length > 0) model.set(set, remote());
+  b.markSynced(model);
 }
 
 /** The id attribute of a model, or of a collection's models. */

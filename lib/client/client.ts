@@ -269,6 +269,7 @@ export class ObjectSync extends Emitter<ClientEvents> implements RequestSender {
     const wasReady = this.connectionState === 'ready';
     this.connectionState = this.socket?.active ? 'connecting' : 'disconnected';
     this.outbox.setReady(false);
+    for (const coll of this.collections.values()) coll.connectionLost();
     if (wasReady) this.emit('disconnect', reason);
   }
 }

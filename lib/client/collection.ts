@@ -11,7 +11,7 @@
  *
  * Events: `create(obj)`, `update(obj, changes)`, `destroy(id)`, `error(err)`.
  */
-import { applyDiff, clone, deepEqual } from '../diff.js';
+import { applyDiff, clone, isEmptyDiff, writeDiff } from '../diff.js';
 import { Emitter } from '../emitter.js';
 import { fromWireError, SyncError } from '../errors.js';
 import type {
@@ -49,14 +49,24 @@ export interface RequestSender {
   isReady(): boolean;
 }
 
+/** One update of this client not answered yet: what it sets and removes, and its caller's tag. */
+export interface PendingWrite {
+  readonly id: Id;
+  readonly set: Record<string, unknown>;
+  readonly unset: readonly string[];
+  readonly tag: unknown;
+}
+
+const NO_WRITES: readonly PendingWrite[] = Object.freeze([]);
+
 export class ClientCollection extends Emitter<CollectionEvents> {
   /** @internal */
   readonly map = new IdentityMap();
   private subscribed = false;
-  private readonly pendingPatches = new Map<
-    string,
-    Array<{ set: Record<string, unknown>; unset: string[] }>
-  >();
+  /** Whether the collection was resynced since the client last connected (see `knowsServerState`). */
+  private mirrored = false;
+  /** This client's updates not answered yet, per object key, oldest first. */
+  private readonly pending = new Map<string, PendingWrite[]>();
   private readonly refetching = new Set<string>();
   private readonly waiters: Array<Outcome<void>> = [];
 
@@ -141,10 +151,14 @@ export class ClientCollection extends Emitter<CollectionEvents> {
       out.fail(new SyncError('invalid_id'));
       return out.promise;
     }
-    this.write<'destroy'>('destroy', { i: id }, out, (ack) => ({
-      result: undefined,
-      effect: this.map.apply(ack.r),
-    }));
+    this.send<'destroy'>(
+      'destroy',
+      { i: id },
+      out,
+      (ack) => ({ result: undefined, effect: this.map.apply(ack.r) }),
+      undefined,
+      id,
+    );
     return out.promise;
   }
 
@@ -164,6 +178,7 @@ export class ClientCollection extends Emitter<CollectionEvents> {
   /** Stops receiving this collection's changes (the live objects stay, no longer updated). */
   unsubscribe(cb?: NodeCallback<void>): Promise<void> {
     this.subscribed = false;
+    this.mirrored = false;
     const out = new Outcome<void>(cb);
     this.sender.send('unsub', this.envelope({}), (ack) => {
       if (isErrorAck(ack)) out.fail(fromWireError(ack.error));
@@ -187,9 +202,18 @@ export class ClientCollection extends Emitter<CollectionEvents> {
       'sub',
       { h: this.map.versions() },
       done,
-      (ack, tick) => ({ result: undefined, effects: ack.r.map((record) => this.map.apply(record, tick)) }),
+      (ack, tick) => {
+        const effects = ack.r.map((record) => this.map.apply(record, tick));
+        this.mirrored = this.subscribed && this.sender.isReady();
+        return { result: undefined, effects };
+      },
       true,
     );
+  }
+
+  /** The connection dropped: changes may be missed until the next resync. @internal */
+  connectionLost(): void {
+    this.mirrored = false;
   }
 
   /** Applies a change pushed by the server. @internal */
@@ -197,81 +221,115 @@ export class ClientCollection extends Emitter<CollectionEvents> {
     if (this.subscribed) this.raise(this.map.apply(record));
   }
 
-  /** The expected state of an object: the live one plus this client's updates still in flight. */
-  private expected(id: Id): Record<string, unknown> | undefined {
-    const live = this.map.get(id);
-    const patches = this.pendingPatches.get(keyOf(id));
-    if (!live) return undefined;
-    if (!patches) return live;
-    const state = clone(live) as Record<string, unknown>;
-    for (const p of patches) applyDiff(state, p.set, p.unset);
+  /**
+   * The state the server is expected to reach for an id: what it last confirmed plus this client's
+   * writes still pending, in order. `undefined` for an object the client does not hold. @internal
+   */
+  expected(id: Id): Record<string, unknown> | undefined {
+    const state = this.map.confirmed(id) as Record<string, unknown> | undefined;
+    if (!state) return undefined;
+    for (const w of this.pending.get(keyOf(id)) ?? []) applyDiff(state, w.set, w.unset);
     return state;
+  }
+
+  /** A copy of what the server last confirmed for an id. @internal */
+  confirmed(id: Id): StoredObject | undefined {
+    return this.map.confirmed(id);
+  }
+
+  /** This client's writes to an id not answered yet, oldest first. @internal */
+  pendingWrites(id: Id): readonly PendingWrite[] {
+    return this.pending.get(keyOf(id)) ?? NO_WRITES;
+  }
+
+  /**
+   * Whether the client knows the server's current state of an object, so that a write may leave out
+   * what is already there: the collection is subscribed, connected, resynced since it connected, and
+   * holds the object at a known version. Otherwise (a copy fetched once, possibly stale) every given
+   * key travels, so that a save is never lost against a stale copy.
+   */
+  private knowsServerState(id: Id): boolean {
+    return this.mirrored && this.sender.isReady() && (this.map.entry(id)?.v ?? 0) > 0;
   }
 
   private create(obj: SyncObject, out: Outcome<StoredObject>): void {
     const o = clone(obj) as Record<string, unknown>;
     delete o.id;
-    this.write<'create'>('create', { o }, out, (ack) => {
+    this.send<'create'>('create', { o }, out, (ack) => {
       const effect = this.map.apply(ack.r);
       return { result: this.map.get(ack.r.i)!, effect };
     });
   }
 
-  private update(obj: StoredObject, out: Outcome<StoredObject>): void {
-    const base = this.expected(obj.id);
-    const set: Record<string, unknown> = {};
-    const unset: string[] = [];
-    for (const key of Object.keys(obj)) {
-      if (key === 'id') continue;
-      const value = obj[key];
-      if (value === undefined) {
-        if (!base || Object.prototype.hasOwnProperty.call(base, key)) unset.push(key);
-      } else if (!base || !deepEqual(base[key], value)) {
-        set[key] = clone(value);
-      }
+  /**
+   * Sends an update of `given` (`undefined` removes a key), diffed against the expected state when the
+   * client knows it (see `knowsServerState`), and records it as pending until answered; `tag` is kept
+   * with the pending write for whoever asks (the Backbone adapter marks its optimistic writes).
+   * Returns the pending write (what was sent). @internal
+   */
+  change(obj: StoredObject, tag: unknown, cb?: NodeCallback<StoredObject>): PendingWrite {
+    const out = new Outcome<StoredObject>(cb);
+    return this.update(obj, out, tag);
+  }
+
+  private update(obj: StoredObject, out: Outcome<StoredObject>, tag?: unknown): PendingWrite {
+    const id = obj.id;
+    const d = writeDiff(this.knowsServerState(id) ? this.expected(id) : undefined, obj);
+    const write: PendingWrite = { id, set: d.set, unset: d.unset, tag };
+    const key = keyOf(id);
+    const list = this.pending.get(key) ?? [];
+    list.push(write);
+    this.pending.set(key, list);
+    const payload: Record<string, unknown> = { i: id, b: this.map.entry(id)?.v ?? 0 };
+    if (!isEmptyDiff(d)) {
+      if (Object.keys(d.set).length > 0) payload.s = d.set;
+      if (d.unset.length > 0) payload.u = d.unset;
     }
-    const key = keyOf(obj.id);
-    const patch = { set, unset };
-    const patches = this.pendingPatches.get(key) ?? [];
-    patches.push(patch);
-    this.pendingPatches.set(key, patches);
-    const payload: Record<string, unknown> = { i: obj.id, b: this.map.entry(obj.id)?.v ?? 0 };
-    if (Object.keys(set).length > 0) payload.s = set;
-    if (unset.length > 0) payload.u = unset;
+    // Settled before the answer is applied, so the expected state never counts it twice.
     const release = (): void => {
-      const list = this.pendingPatches.get(key);
-      if (!list) return;
-      list.splice(list.indexOf(patch), 1);
-      if (list.length === 0) this.pendingPatches.delete(key);
+      const at = list.indexOf(write);
+      if (at >= 0) list.splice(at, 1);
+      if (list.length === 0 && this.pending.get(key) === list) this.pending.delete(key);
     };
-    this.write<'update'>(
+    this.send<'update'>(
       'update',
       payload,
       out,
       (ack) => {
         release();
         const effect = ack.r ? this.map.apply(ack.r) : NO_EFFECT;
-        const live = this.map.get(obj.id);
+        const live = this.map.get(id);
         if (!live) throw new SyncError('not_found');
         return { result: live, effect };
       },
       release,
+      id,
     );
+    return write;
   }
 
-  /** Sends a write (it gets a sequence number) and settles `out` from its ack. */
-  private write<E extends 'create' | 'update' | 'destroy'>(
+  /**
+   * Sends a write (it gets a sequence number) and settles `out` from its ack. A write to `id` that
+   * timed out may still have been applied: the object is read back first, so the caller (and a
+   * rollback) settles on the server's state, then the write fails with `timeout`.
+   */
+  private send<E extends 'create' | 'update' | 'destroy'>(
     event: E,
     payload: Record<string, unknown>,
     out: Outcome<never> | Outcome<StoredObject> | Outcome<void>,
     onAnswer: (ack: AnswerMap[E]) => { result: unknown; effect: Effect },
     onError?: () => void,
+    id?: Id,
   ): void {
     const body = this.envelope({ ...payload, q: this.sender.nextSeq() });
     this.sender.send(event, body, (ack) => {
       if (isErrorAck(ack)) {
         onError?.();
-        return (out as Outcome<unknown>).fail(fromWireError(ack.error));
+        const failure = fromWireError(ack.error);
+        if (failure.code === 'timeout' && id !== undefined) {
+          return this.refetch(id, () => (out as Outcome<unknown>).fail(failure));
+        }
+        return (out as Outcome<unknown>).fail(failure);
       }
       let answered: { result: unknown; effect: Effect };
       try {
