@@ -2,9 +2,9 @@
  * The object-sync client: `new ObjectSync(options)` (Node and browsers).
  *
  * Connection states: `disconnected` -> `connecting` -> `ready` (greeted by the server's `hi`) and
- * back. Only in `ready` does the outbox send. On every `ready` the client first resyncs each
- * subscribed collection (by version; a new server epoch means every version is refreshed), then
- * resends whatever was unanswered and sends what was queued, in order.
+ * back. Only in `ready` does the outbox send. On every `ready` the client first resends whatever was
+ * unanswered and sends what was queued, in order; once those are answered it resyncs each subscribed
+ * collection (by version; a new server epoch means every version is refreshed).
  *
  * Events: `connect()` when ready, `disconnect(reason)`, `create(obj)`, `update(obj, changes)`,
  * `destroy(id)` for the default collection, and `error(err)` for failures no callback or promise
@@ -54,6 +54,8 @@ export class ObjectSync extends Emitter<ClientEvents> implements RequestSender {
   private connectionState: ConnectionState = 'disconnected';
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private retries = 0;
+  /** Counts connections (greetings), so a resync scheduled for an earlier one is dropped. */
+  private connections = 0;
 
   constructor(options: ClientOptions = {}) {
     super();
@@ -165,8 +167,9 @@ export class ObjectSync extends Emitter<ClientEvents> implements RequestSender {
     payload: Record<string, unknown>,
     settle: (ack: unknown) => void,
     first?: boolean,
+    late?: (ack: unknown) => void,
   ): void {
-    this.outbox.push({ event, payload, settle }, first);
+    this.outbox.push({ event, payload, settle, late }, first);
   }
 
   /** @internal */
@@ -234,7 +237,7 @@ export class ObjectSync extends Emitter<ClientEvents> implements RequestSender {
     }, delay);
   }
 
-  /** The server greets every connection first: resync, then let the outbox go. */
+  /** The server greets every connection first: let the outbox go, then resync once it is answered. */
   private onHello(hello: HelloMessage): void {
     if (!hello || typeof hello.e !== 'string' || typeof hello.s !== 'string') {
       this.emit('error', new SyncError('invalid_message'));
@@ -248,10 +251,15 @@ export class ObjectSync extends Emitter<ClientEvents> implements RequestSender {
     this.retries = 0;
     const wasReady = this.connectionState === 'ready';
     this.connectionState = 'ready';
-    // Resync reads go ahead of queued writes; collections are walked in reverse so the default one is first.
-    for (const coll of [...this.collections.values()].reverse()) if (coll.isSubscribed()) coll.resync();
+    const connection = ++this.connections;
     this.outbox.setReady(true);
-    // A `hi` on a ready connection only asks for a resync (the server's `resyncClients()`).
+    // Writes resent (or queued) go first and are answered before the resync, so a resync never
+    // announces an object this client's own create in flight made (no duplicate, no orphan model).
+    this.outbox.afterPending(() => {
+      if (connection !== this.connections || this.connectionState !== 'ready') return;
+      // Collections are walked in reverse so the default one is first.
+      for (const coll of [...this.collections.values()].reverse()) if (coll.isSubscribed()) coll.resync();
+    });
     if (!wasReady) this.emit('connect');
   }
 

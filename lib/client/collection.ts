@@ -44,6 +44,7 @@ export interface RequestSender {
     payload: Record<string, unknown>,
     settle: (ack: unknown) => void,
     first?: boolean,
+    late?: (ack: unknown) => void,
   ): void;
   nextSeq(): number;
   isReady(): boolean;
@@ -322,37 +323,52 @@ export class ClientCollection extends Emitter<CollectionEvents> {
     id?: Id,
   ): void {
     const body = this.envelope({ ...payload, q: this.sender.nextSeq() });
-    this.sender.send(event, body, (ack) => {
-      if (isErrorAck(ack)) {
-        onError?.();
-        const failure = fromWireError(ack.error);
-        if (failure.code === 'timeout' && id !== undefined) {
-          return this.refetch(id, () => (out as Outcome<unknown>).fail(failure));
-        }
-        return (out as Outcome<unknown>).fail(failure);
-      }
-      let answered: { result: unknown; effect: Effect };
+    const late = (ack: unknown): void => {
+      if (isErrorAck(ack)) return;
       try {
-        answered = onAnswer(ack as AnswerMap[E]);
-      } catch (err) {
-        return (out as Outcome<unknown>).fail(
-          err instanceof SyncError ? err : new SyncError('invalid_message'),
-        );
+        const effect = onAnswer(ack as AnswerMap[E]).effect;
+        this.raise(effect);
+      } catch {
+        // A late answer that no longer fits (the object is gone) tells nothing more.
       }
-      const effect = answered.effect;
-      if (effect.type === 'gap') {
-        // The answer does not follow the version held (e.g. versions were forgotten after a server
-        // restart): the write settles once the object was read whole, never with a stale object.
-        this.refetch(effect.id, () => {
-          const live = this.map.get(effect.id);
-          if (live) (out as Outcome<unknown>).succeed(live);
-          else (out as Outcome<unknown>).fail(new SyncError('not_found'));
-        });
-        return;
-      }
-      (out as Outcome<unknown>).succeed(answered.result);
-      this.raise(effect);
-    });
+    };
+    this.sender.send(
+      event,
+      body,
+      (ack) => {
+        if (isErrorAck(ack)) {
+          onError?.();
+          const failure = fromWireError(ack.error);
+          if (failure.code === 'timeout' && id !== undefined) {
+            return this.refetch(id, () => (out as Outcome<unknown>).fail(failure), true);
+          }
+          return (out as Outcome<unknown>).fail(failure);
+        }
+        let answered: { result: unknown; effect: Effect };
+        try {
+          answered = onAnswer(ack as AnswerMap[E]);
+        } catch (err) {
+          return (out as Outcome<unknown>).fail(
+            err instanceof SyncError ? err : new SyncError('invalid_message'),
+          );
+        }
+        const effect = answered.effect;
+        if (effect.type === 'gap') {
+          // The answer does not follow the version held (e.g. versions were forgotten after a server
+          // restart): the write settles once the object was read whole, never with a stale object.
+          this.refetch(effect.id, () => {
+            const live = this.map.get(effect.id);
+            if (live) (out as Outcome<unknown>).succeed(live);
+            else (out as Outcome<unknown>).fail(new SyncError('not_found'));
+          });
+          return;
+        }
+        (out as Outcome<unknown>).succeed(answered.result);
+        this.raise(effect);
+      },
+      false,
+      late,
+    );
   }
 
   /** Sends a read; its records are applied as of the moment it was sent (see IdentityMap). */
@@ -407,8 +423,12 @@ export class ClientCollection extends Emitter<CollectionEvents> {
     }
   }
 
-  /** Heals a version gap: reads the object whole (once at a time per object). */
-  private refetch(id: Id, then?: () => void): void {
+  /**
+   * Heals a version gap: reads the object whole (once at a time per object). `refresh` (after a write
+   * timed out) takes the object read even at the version held: a write still running on the server
+   * may have changed it before its new version is counted.
+   */
+  private refetch(id: Id, then?: () => void, refresh = false): void {
     const key = keyOf(id);
     // A write waiting for the object reads it anew: a read already on its way may predate the write.
     if (!then && this.refetching.has(key)) return;
@@ -424,7 +444,9 @@ export class ClientCollection extends Emitter<CollectionEvents> {
     });
     this.read<'fetch'>('fetch', { i: [id] }, out, (ack, tick) => {
       const found = ack.r[0];
-      const effect = found ? this.map.apply(tupleRecord(found), tick) : this.map.removeUnlessNewer(id, tick);
+      const effect = found
+        ? this.map.apply(tupleRecord(found), tick, refresh)
+        : this.map.removeUnlessNewer(id, tick);
       return { result: [this.map.get(id) ?? null], effects: [effect] };
     });
   }

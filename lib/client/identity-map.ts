@@ -132,9 +132,10 @@ export class IdentityMap {
   }
 
   /**
-   * Applies one record. `readTick` is given for records from a read answer (see the rules above).
+   * Applies one record. `readTick` is given for records from a read answer (see the rules above);
+   * `refresh` lets a full record replace the object at the same version too (a read-back).
    */
-  apply(record: ChangeRecord, readTick?: number): Effect {
+  apply(record: ChangeRecord, readTick?: number, refresh = false): Effect {
     const key = keyOf(record.i);
     const entry = this.entries.get(key);
     switch (record.k) {
@@ -146,7 +147,7 @@ export class IdentityMap {
           this.entries.set(key, { obj, confirmed: clone(record.o), v: record.v, at: ++this.tick });
           return { type: 'create', obj };
         }
-        if (record.v <= entry.v) return NONE;
+        if (record.v < entry.v || (record.v === entry.v && !refresh)) return NONE;
         entry.v = record.v;
         const d = diff(entry.confirmed, record.o);
         return updated(entry.obj, confirm(entry, d.set, d.unset));
