@@ -13,7 +13,8 @@
  * - After a reconnect the client resyncs and raises what was missed: the collection converges by
  *   itself.
  *
- * Events (beyond Backbone's): `error(collection, err, {})` when the subscription is refused.
+ * Events (beyond Backbone's): `error(collection, err, {})` when a resync fails (the subscription is
+ * refused, the server fails it...): the collection may be stale until the client's retry succeeds.
  *
  * It is defined with `Backbone.Collection.extend`, so both `SyncedCollection.extend({...})` and
  * `class Todos extends SyncedCollection` work.
@@ -165,22 +166,28 @@ function attach(c: Backbone.Collection): boolean {
   const mirror: Mirror = {
     restore: (model) => void (c.get(model) || c.add(model, remote({ rollback: true }))),
   };
+  let settled = false;
+  // After every complete resync (the first one included), objects the client already held join too.
+  const onSynced = (): void => {
+    for (const obj of Object.values(coll.allObjects())) if (!c.get(obj.id)) remoteCreate(b, c, coll, obj);
+    if (!settled) it.settle.resolve();
+    settled = true;
+  };
+  // A failed resync (retried by the client with backoff) or refetch: the collection may be stale.
+  const onError = (err: unknown): void => {
+    if (!settled) it.settle.reject(err);
+    settled = true;
+    c.trigger('error', c, err, {});
+  };
   coll.on('create', onCreate).on('update', onUpdate).on('destroy', onDestroy);
+  coll.on('synced', onSynced).on('error', onError);
   b.setMirror(coll, mirror, true);
   it.detach = () => {
     coll.off('create', onCreate).off('update', onUpdate).off('destroy', onDestroy);
+    coll.off('synced', onSynced).off('error', onError);
     b.setMirror(coll, mirror, false);
   };
-  coll.subscribe().then(
-    () => {
-      for (const obj of Object.values(coll.allObjects())) if (!c.get(obj.id)) remoteCreate(b, c, coll, obj);
-      it.settle.resolve();
-    },
-    (err: unknown) => {
-      it.settle.reject(err);
-      c.trigger('error', c, err, {});
-    },
-  );
+  coll.subscribe().catch(() => undefined); // a failure arrives as `error` above
   return true;
 }
 

@@ -9,7 +9,8 @@
  *   updates still in flight, so `save(n=1)` then `save(n=0)` sends both.
  * - A subscribed collection is mirrored: subscribing (and every reconnect) resyncs it by version.
  *
- * Events: `create(obj)`, `update(obj, changes)`, `destroy(id)`, `error(err)`.
+ * Events: `create(obj)`, `update(obj, changes)`, `destroy(id)`, `error(err)` (a failed resync or
+ * refetch), `synced()` (a resync is complete).
  */
 import { applyDiff, clone, isEmptyDiff, writeDiff } from '../diff.js';
 import { Emitter } from '../emitter.js';
@@ -27,6 +28,7 @@ import type {
 import { DEFAULT_COLLECTION, isErrorAck, isValidId } from '../protocol.js';
 import type { NodeCallback } from '../settle.js';
 import { Outcome } from './outcome.js';
+import { subPage } from './resync.js';
 import { IdentityMap, keyOf, type Effect } from './identity-map.js';
 
 /** Events of a client collection (and of the client, for the default collection). */
@@ -35,6 +37,8 @@ export type CollectionEvents = {
   update: [obj: StoredObject, changes: Record<string, unknown>];
   destroy: [id: Id];
   error: [err: SyncError];
+  /** A resync is complete: the collection equals the server's (as of its pages). */
+  synced: [];
 };
 
 /** What a collection needs from its client. @internal */
@@ -48,6 +52,8 @@ export interface RequestSender {
   ): void;
   nextSeq(): number;
   isReady(): boolean;
+  /** The delay before retry number `attempt` (0-based). */
+  backoff(attempt: number): number;
 }
 
 /** One update of this client not answered yet: what it sets and removes, and its caller's tag. */
@@ -66,10 +72,16 @@ export class ClientCollection extends Emitter<CollectionEvents> {
   private subscribed = false;
   /** Whether the collection was resynced since the client last connected (see `knowsServerState`). */
   private mirrored = false;
+  /** Counts resyncs, so the pages and retries of a superseded one stop. */
+  private resyncRun = 0;
+  private resyncFailures = 0;
+  private retryTimer: ReturnType<typeof setTimeout> | undefined;
   /** This client's updates not answered yet, per object key, oldest first. */
   private readonly pending = new Map<string, PendingWrite[]>();
   private readonly refetching = new Set<string>();
   private readonly waiters: Array<Outcome<void>> = [];
+  /** The `subscribe()` calls the resync running now settles. */
+  private readonly resyncing: Array<Outcome<void>> = [];
 
   /** @internal */
   constructor(
@@ -135,14 +147,30 @@ export class ClientCollection extends Emitter<CollectionEvents> {
   /** Lists the collection (the server's `list` handler gets `query`); resolves with live objects. */
   list(query?: JsonValue, cb?: NodeCallback<StoredObject[]>): Promise<StoredObject[]> {
     const out = new Outcome<StoredObject[]>(cb);
-    this.read<'list'>('list', query === undefined ? {} : { w: query }, out, (ack, tick) => {
-      const effects = ack.r.map((found) => this.map.apply(tupleRecord(found), tick));
-      const result = ack.r
-        .map(([, obj]) => this.map.get(obj.id))
-        .filter((o): o is StoredObject => o !== undefined);
-      return { result, effects };
-    });
+    this.listPage(query, undefined, [], out);
     return out.promise;
+  }
+
+  /** Reads one page of a list (after id `cursor`), then the next, until the server says no more. */
+  private listPage(
+    query: JsonValue | undefined,
+    cursor: Id | undefined,
+    ids: Id[],
+    out: Outcome<StoredObject[]>,
+  ): void {
+    const payload: Record<string, unknown> = query === undefined ? {} : { w: query };
+    if (cursor !== undefined) payload.k = cursor;
+    const page = new Outcome<Id | undefined>((err, next) => {
+      if (err) return out.fail(err as SyncError);
+      if (next !== undefined) return this.listPage(query, next, ids, out);
+      out.succeed(ids.map((id) => this.map.get(id)).filter((o): o is StoredObject => o !== undefined));
+    });
+    page.promise.catch(() => undefined);
+    this.read<'list'>('list', payload, page, (ack, tick) => {
+      const effects = ack.r.map((found) => this.map.apply(tupleRecord(found), tick));
+      for (const [, obj] of ack.r) ids.push(obj.id);
+      return { result: ack.k, effects };
+    });
   }
 
   /** Destroys an object by id. */
@@ -188,28 +216,65 @@ export class ClientCollection extends Emitter<CollectionEvents> {
     return out.promise;
   }
 
-  /** Resends the subscription with the versions held, and applies the answer. @internal */
+  /**
+   * Resends the subscription with the versions held, page by page (see resync.ts), applying each
+   * answer. When all pages are in, fires `synced` and settles the `subscribe()` calls waiting. A
+   * failure fails them, fires `error`, and is retried with backoff while subscribed and connected.
+   * A newer resync (a reconnect) supersedes one still running. @internal
+   */
   resync(): void {
-    const waiting = this.waiters.splice(0);
-    const done = new Outcome<void>(undefined);
-    done.promise.then(
-      () => waiting.forEach((w) => w.succeed(undefined)),
-      (err: SyncError) => {
-        if (waiting.length === 0) this.emit('error', err);
-        waiting.forEach((w) => w.fail(err));
-      },
-    );
+    clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    const run = ++this.resyncRun;
+    this.resyncing.push(...this.waiters.splice(0));
+    this.resyncPage(run, undefined);
+  }
+
+  private resyncPage(run: number, cursor: Id | undefined): void {
+    const page = subPage(this.map.versions(), cursor);
+    const done = new Outcome<Id | undefined>((err, next) => {
+      if (run !== this.resyncRun) return;
+      if (err) return this.resyncFailed(run, err as SyncError);
+      if (next !== undefined) return this.resyncPage(run, next);
+      this.resyncFailures = 0;
+      this.mirrored = this.subscribed && this.sender.isReady();
+      this.emit('synced');
+      this.resyncing.splice(0).forEach((w) => w.succeed(undefined));
+    });
+    done.promise.catch(() => undefined);
     this.read<'sub'>(
       'sub',
-      { h: this.map.versions() },
+      { ...page },
       done,
       (ack, tick) => {
         const effects = ack.r.map((record) => this.map.apply(record, tick));
-        this.mirrored = this.subscribed && this.sender.isReady();
-        return { result: undefined, effects };
+        return { result: ack.k ?? page.t, effects };
       },
       true,
     );
+  }
+
+  private resyncFailed(run: number, err: SyncError): void {
+    this.emit('error', err);
+    this.resyncing.splice(0).forEach((w) => w.fail(err));
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      if (run === this.resyncRun && this.subscribed && this.sender.isReady()) this.resync();
+    }, this.sender.backoff(this.resyncFailures++));
+  }
+
+  /** Forgets everything (the client is closed): objects, pending writes, listeners, timers. @internal */
+  release(): void {
+    clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    this.resyncRun++;
+    this.subscribed = false;
+    this.mirrored = false;
+    this.map.clear();
+    this.pending.clear();
+    this.waiters.splice(0);
+    this.resyncing.splice(0);
+    for (const event of ['create', 'update', 'destroy', 'error', 'synced'] as const) this.off(event);
   }
 
   /** The connection dropped: changes may be missed until the next resync. @internal */
@@ -377,7 +442,12 @@ export class ClientCollection extends Emitter<CollectionEvents> {
   private read<E extends 'fetch' | 'list' | 'sub'>(
     event: E,
     payload: Record<string, unknown>,
-    out: Outcome<never> | Outcome<Array<StoredObject | null>> | Outcome<StoredObject[]> | Outcome<void>,
+    out:
+      | Outcome<never>
+      | Outcome<Array<StoredObject | null>>
+      | Outcome<StoredObject[]>
+      | Outcome<void>
+      | Outcome<Id | undefined>,
     onAnswer: (ack: AnswerMap[E], tick: number) => { result: unknown; effects: Effect[] },
     first = false,
   ): void {

@@ -110,6 +110,12 @@ export class IdentityMap {
     return this.entries.size;
   }
 
+  /** Forgets every object (the client is closed). */
+  clear(): void {
+    this.entries.clear();
+    this.removedAt.clear();
+  }
+
   /** Versions from another server epoch mean nothing: keep the objects, forget their versions. */
   forgetVersions(): void {
     for (const entry of this.entries.values()) entry.v = 0;

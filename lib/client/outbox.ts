@@ -39,17 +39,34 @@ export type Emit = (
   ack: (answer: unknown) => void,
 ) => void;
 
+const WRITES: ReadonlySet<RequestEvent> = new Set(['create', 'update', 'destroy']);
+
 export class Outbox {
   private readonly slots: Slot[] = [];
   private sending = 0;
   private ready = false;
   private barriers: Array<{ waiting: Set<Slot>; fn: () => void }> = [];
 
+  private writes = 0;
+
   constructor(
     private readonly emit: Emit,
     private readonly maxInFlight: number,
     private readonly requestTimeout: number,
+    /** Told whenever the number of writes not answered changes. */
+    private readonly onWritesChanged: () => void = () => undefined,
   ) {}
+
+  /** Writes (create, update, destroy) not answered yet. */
+  get pendingWrites(): number {
+    return this.writes;
+  }
+
+  private countWrite(item: OutboxItem, delta: number): void {
+    if (!WRITES.has(item.event)) return;
+    this.writes += delta;
+    this.onWritesChanged();
+  }
 
   /** Queues a request (`first`: ahead of everything not yet sent, for resync reads). */
   push(item: OutboxItem, first = false): void {
@@ -60,6 +77,7 @@ export class Outbox {
     } else {
       this.slots.push(slot);
     }
+    this.countWrite(item, 1);
     this.pump();
   }
 
@@ -96,6 +114,7 @@ export class Outbox {
   failAll(ack: unknown): void {
     for (const slot of this.slots.splice(0)) {
       clearTimeout(slot.timer);
+      this.countWrite(slot.item, -1);
       slot.item.settle(ack);
       this.passed(slot);
     }
@@ -132,6 +151,7 @@ export class Outbox {
     this.slots.splice(at, 1);
     clearTimeout(slot.timer);
     this.sending--;
+    this.countWrite(slot.item, -1);
     slot.item.settle(answer);
     this.passed(slot);
     this.pump();
