@@ -43,7 +43,13 @@ export interface SyncedCollection<
 > extends Backbone.Collection<TModel> {
   /** Resolves once the collection is subscribed and holds every object the client knows of. */
   ready(): Promise<this>;
-  /** Stops mirroring the server (listeners are removed; the models stay). */
+  /**
+   * Stops its live updates for good and releases what only it held: its listeners on the client, and
+   * its subscription (the last subscriber of a client collection unsubscribes it, and the client
+   * forgets its objects). The models stay in the collection; syncing them still works.
+   */
+  dispose(): void;
+  /** @deprecated the same as `dispose()`. */
   detach(): void;
 }
 
@@ -65,6 +71,7 @@ interface Internal {
   ready: Promise<void>;
   settle: { resolve(): void; reject(err: unknown): void };
   detach: (() => void) | undefined;
+  disposed: boolean;
 }
 
 const internals = new WeakMap<Backbone.Collection, Internal>();
@@ -88,7 +95,14 @@ function SyncedCollectionCtor(
   let settle!: Internal['settle'];
   const ready = new Promise<void>((resolve, reject) => (settle = { resolve, reject }));
   ready.catch(() => undefined);
-  internals.set(this, { client: options?.client, coll: undefined, ready, settle, detach: undefined });
+  internals.set(this, {
+    client: options?.client,
+    coll: undefined,
+    ready,
+    settle,
+    detach: undefined,
+    disposed: false,
+  });
   (Backbone.Collection as unknown as (...args: unknown[]) => void).call(this, models, options);
   queueMicrotask(() => {
     try {
@@ -131,9 +145,18 @@ const methods = {
     return internals.get(this)!.ready.then(() => this);
   },
 
-  /** Stops mirroring the server (listeners are removed; the models stay). */
+  /** Stops live updates for good and releases its subscription and listeners (see the interface). */
+  dispose(this: Backbone.Collection) {
+    const it = internals.get(this);
+    if (!it || it.disposed) return;
+    it.disposed = true;
+    it.detach?.();
+    it.detach = undefined;
+  },
+
+  /** @deprecated the same as `dispose()`. */
   detach(this: Backbone.Collection) {
-    internals.get(this)?.detach?.();
+    (this as SyncedCollection).dispose();
   },
 };
 
@@ -152,7 +175,7 @@ function missingBackbone(): never {
 /** Subscribes once the client and the url are known; returns whether it is attached. */
 function attach(c: Backbone.Collection): boolean {
   const it = internals.get(c);
-  if (!it || it.coll) return it !== undefined;
+  if (!it || it.coll || it.disposed) return it !== undefined;
   const client = it.client ?? latestClient();
   const url = resultOf(c, 'url');
   if (!client || !url) return false;
@@ -186,6 +209,7 @@ function attach(c: Backbone.Collection): boolean {
     coll.off('create', onCreate).off('update', onUpdate).off('destroy', onDestroy);
     coll.off('synced', onSynced).off('error', onError);
     b.setMirror(coll, mirror, false);
+    coll.unsubscribe().catch(() => undefined); // offline: nothing to end on the server
   };
   coll.subscribe().catch(() => undefined); // a failure arrives as `error` above
   return true;

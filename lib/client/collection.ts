@@ -70,6 +70,8 @@ export class ClientCollection extends Emitter<CollectionEvents> {
   /** @internal */
   readonly map = new IdentityMap();
   private subscribed = false;
+  /** `subscribe()` calls not ended by `unsubscribe()`. */
+  private subscribers = 0;
   /** Whether the collection was resynced since the client last connected (see `knowsServerState`). */
   private mirrored = false;
   /** Counts resyncs, so the pages and retries of a superseded one stop. */
@@ -196,6 +198,7 @@ export class ClientCollection extends Emitter<CollectionEvents> {
    * server's. Resubscribed automatically after every reconnect.
    */
   subscribe(cb?: NodeCallback<void>): Promise<void> {
+    this.subscribers++;
     this.subscribed = true;
     const out = new Outcome<void>(cb);
     // When offline, the subscription goes out (and this settles) with the resync on connect.
@@ -204,11 +207,24 @@ export class ClientCollection extends Emitter<CollectionEvents> {
     return out.promise;
   }
 
-  /** Stops receiving this collection's changes (the live objects stay, no longer updated). */
+  /**
+   * Ends one `subscribe()`: subscriptions are counted, and the last one to end stops the collection's
+   * changes and releases its objects (those with writes pending stay until answered; live objects
+   * the application holds stay valid, no longer updated).
+   */
   unsubscribe(cb?: NodeCallback<void>): Promise<void> {
+    const out = new Outcome<void>(cb);
+    if (this.subscribers > 0) this.subscribers--;
+    if (this.subscribers > 0) {
+      out.succeed(undefined);
+      return out.promise;
+    }
     this.subscribed = false;
     this.mirrored = false;
-    const out = new Outcome<void>(cb);
+    this.resyncRun++;
+    clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    this.map.retainOnly((key) => this.pending.has(key));
     this.sender.send('unsub', this.envelope({}), (ack) => {
       if (isErrorAck(ack)) out.fail(fromWireError(ack.error));
       else out.succeed(undefined);

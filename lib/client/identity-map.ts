@@ -110,6 +110,12 @@ export class IdentityMap {
     return this.entries.size;
   }
 
+  /** Forgets every object whose key `keep` refuses (a collection no longer mirrored). */
+  retainOnly(keep: (key: string) => boolean): void {
+    for (const key of [...this.entries.keys()]) if (!keep(key)) this.entries.delete(key);
+    this.removedAt.clear();
+  }
+
   /** Forgets every object (the client is closed). */
   clear(): void {
     this.entries.clear();
