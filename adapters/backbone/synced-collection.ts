@@ -22,9 +22,9 @@
 import Backbone from 'backbone';
 import type { ObjectSync } from '../../lib/client/client.js';
 import type { ClientCollection } from '../../lib/client/collection.js';
-import { clone } from '../../lib/diff.js';
+import { clone, deepEqual } from '../../lib/diff.js';
 import type { Id, StoredObject } from '../../lib/protocol.js';
-import { attrsOf } from './attrs.js';
+import { attrsOf, layered } from './attrs.js';
 import { optimisticWrites, type Binding, type Mirror } from './binding.js';
 import { bindingOf, latestClient, syncThrough } from './sync.js';
 import type { Attrs, SyncMethod, SyncOptions, SyncTarget } from './types.js';
@@ -184,7 +184,8 @@ function attach(c: Backbone.Collection): boolean {
   it.client = client;
   it.coll = coll;
   const onCreate = (obj: StoredObject): void => remoteCreate(b, c, coll, obj);
-  const onUpdate = (obj: StoredObject, changes: Attrs): void => remoteUpdate(b, c, coll, obj, changes);
+  const onUpdate = (obj: StoredObject, _changes: Attrs, previous: Attrs): void =>
+    remoteUpdate(b, c, coll, obj, previous);
   const onDestroy = (id: Id): void => remoteDestroy(c, id);
   const mirror: Mirror = {
     restore: (model) => void (c.get(model) || c.add(model, remote({ rollback: true }))),
@@ -219,12 +220,15 @@ function attach(c: Backbone.Collection): boolean {
 function remoteCreate(b: Binding, c: Backbone.Collection, coll: ClientCollection, obj: StoredObject): void {
   if (b.isDoomed(coll, obj.id)) return;
   const model = c.get(obj.id);
-  if (model) return applyUnderneath(b, coll, model, obj.id, attrsOf(obj, idAttributeOf(model)));
+  if (model) return applyRemote(b, coll, model, obj.id, undefined);
   // The model's own `parse` sees the raw object (as after a fetch); the collection's `parse`, meant
   // for lists, is not given a single object.
   const prepare = (c as unknown as { _prepareModel: PrepareModel })._prepareModel;
   const added = b.ownModel(obj) ?? prepare.call(c, attrsOf(obj, idAttributeOf(c)), remote({ parse: true }));
-  if (added) c.add(added, remote());
+  if (added) {
+    c.add(added, remote());
+    b.markSynced(added);
+  }
 }
 
 /** A server update: sets the changes on the same model, underneath its pending writes. Fires `change`. */
@@ -233,11 +237,11 @@ function remoteUpdate(
   c: Backbone.Collection,
   coll: ClientCollection,
   obj: StoredObject,
-  changes: Attrs,
+  previous: Attrs,
 ): void {
   if (b.isDoomed(coll, obj.id)) return;
   const model = c.get(obj.id);
-  if (model) applyUnderneath(b, coll, model, obj.id, changes);
+  if (model) applyRemote(b, coll, model, obj.id, previous);
   else remoteCreate(b, c, coll, obj);
 }
 
@@ -249,28 +253,58 @@ function remoteDestroy(c: Backbone.Collection, id: Id): void {
   model.trigger('destroy', model, model.collection, remote());
 }
 
-/** Sets changed attributes (`undefined`: removed) except those the model's pending writes own. */
-function applyUnderneath(
+/**
+ * Applies a remote change to a model, in one `set` (one `change` event): the confirmed object with
+ * the model's optimistic writes still pending on top goes through `model.parse` whole, as after a
+ * fetch, and so does the same object as it was before the change (`previous`: the changed
+ * properties' old values; undefined for a whole new state); the attributes whose parsed values
+ * differ are set (an attribute the change removed is set to `undefined`, or unset when it is the
+ * only thing changed). Attributes the change did not touch keep any local, unsaved value.
+ */
+function applyRemote(
   b: Binding,
   coll: ClientCollection,
   model: Backbone.Model,
   id: Id,
-  changes: Attrs,
+  previous: Attrs | undefined,
 ): void {
-  const pending = optimisticWrites(coll, id);
-  const owned = (key: string): boolean =>
-    pending.some((w) => Object.prototype.hasOwnProperty.call(w.set, key) || w.unset.includes(key));
   const idAttribute = idAttributeOf(model);
-  const set: Attrs = {};
-  const unset: Attrs = {};
-  for (const key of Object.keys(changes)) {
-    if (key === 'id' || key === idAttribute || owned(key)) continue;
-    if (changes[key] === undefined) unset[key] = undefined;
-    else set[key] = clone(changes[key]);
+  const pending = optimisticWrites(coll, id);
+  const now = layered(attrsOf(coll.confirmed(id) ?? { id }, idAttribute), pending);
+  const parse = (raw: Attrs): Attrs => {
+    const parsed: unknown = model.parse(raw, remote());
+    return parsed !== null && typeof parsed === 'object' ? (parsed as Attrs) : {};
+  };
+  const after = parse(now);
+  let keys: string[];
+  if (previous) {
+    const before = { ...now };
+    for (const key of Object.keys(previous)) {
+      if (previous[key] === undefined) delete before[key];
+      else before[key] = previous[key];
+    }
+    layered(before, pending);
+    const old = parse(before);
+    keys = [...new Set([...Object.keys(after), ...Object.keys(old)])].filter(
+      (key) => !sameValue(after[key], old[key]) || hasOwn(after, key) !== hasOwn(old, key),
+    );
+  } else {
+    keys = Object.keys(after).filter((key) => !sameValue(after[key], model.attributes[key]));
   }
-  if (Object.keys(unset).length > 0) model.set(unset, remote({ unset: true }));
-  if (Object.keys(set).length > 0) model.set(set, remote());
+  const attrs: Attrs = {};
+  for (const key of keys) if (key !== 'id' && key !== idAttribute) attrs[key] = clone(after[key]);
+  const removedOnly = keys.length > 0 && keys.every((key) => !hasOwn(after, key));
+  if (Object.keys(attrs).length > 0) model.set(attrs, remote(removedOnly ? { unset: true } : {}));
   b.markSynced(model);
+}
+
+const hasOwn = (o: object, key: string): boolean => Object.prototype.hasOwnProperty.call(o, key);
+
+/** Equality of parsed attribute values: dates by time, the rest as JSON. */
+function sameValue(a: unknown, b: unknown): boolean {
+  if (a instanceof Date && b instanceof Date) return a.getTime() === b.getTime();
+  if (a instanceof Date || b instanceof Date) return false;
+  return deepEqual(a, b);
 }
 
 /** The id attribute of a model, or of a collection's models. */

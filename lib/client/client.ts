@@ -103,7 +103,7 @@ export class ObjectSync extends Emitter<ClientEvents> implements RequestSender {
     // The default collection's events are the client's own (node-object-sync's API).
     const own = this.defaultCollection;
     own.on('create', (obj) => this.emit('create', obj));
-    own.on('update', (obj, changes) => this.emit('update', obj, changes));
+    own.on('update', (obj, changes, previous) => this.emit('update', obj, changes, previous));
     own.on('destroy', (id) => this.emit('destroy', id));
     this.defaultCollection.subscribe().catch(() => undefined); // a failure is raised as `error`
     // Leaving the page is leaving on purpose (the server ends the session at once); a page shown

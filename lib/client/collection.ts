@@ -34,7 +34,8 @@ import { IdentityMap, keyOf, type Effect } from './identity-map.js';
 /** Events of a client collection (and of the client, for the default collection). */
 export type CollectionEvents = {
   create: [obj: StoredObject];
-  update: [obj: StoredObject, changes: Record<string, unknown>];
+  /** `previous`: each changed property's value before the change (`undefined`: it was absent). */
+  update: [obj: StoredObject, changes: Record<string, unknown>, previous: Record<string, unknown>];
   destroy: [id: Id];
   error: [err: SyncError];
   /** A resync is complete: the collection equals the server's (as of its pages). */
@@ -498,7 +499,7 @@ export class ClientCollection extends Emitter<CollectionEvents> {
         this.emit('create', effect.obj);
         break;
       case 'update':
-        this.emit('update', effect.obj, effect.changes);
+        this.emit('update', effect.obj, effect.changes, effect.previous);
         break;
       case 'destroy':
         this.emit('destroy', effect.id);

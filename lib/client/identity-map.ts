@@ -34,7 +34,13 @@ export interface Entry {
 /** What applying a record did, for the events to raise. */
 export type Effect =
   | { type: 'create'; obj: StoredObject }
-  | { type: 'update'; obj: StoredObject; changes: Record<string, unknown> }
+  | {
+      type: 'update';
+      obj: StoredObject;
+      changes: Record<string, unknown>;
+      /** The confirmed value of each changed property before the change (`undefined`: absent). */
+      previous: Record<string, unknown>;
+    }
   | { type: 'destroy'; id: Id }
   | { type: 'gap'; id: Id }
   | { type: 'none' };
@@ -47,8 +53,11 @@ export function keyOf(id: Id): string {
 }
 
 /** The effect of changes made to a live object (none when `changes` is empty). */
-function updated(obj: StoredObject, changes: Record<string, unknown>): Effect {
-  for (const _ in changes) return { type: 'update', obj, changes };
+function updated(
+  obj: StoredObject,
+  { changes, previous }: { changes: Record<string, unknown>; previous: Record<string, unknown> },
+): Effect {
+  for (const _ in changes) return { type: 'update', obj, changes, previous };
   return NONE;
 }
 
@@ -60,14 +69,20 @@ function confirm(
   entry: Entry,
   set: Record<string, unknown> | undefined,
   unset: readonly string[] | undefined,
-): Record<string, unknown> {
+): { changes: Record<string, unknown>; previous: Record<string, unknown> } {
+  const before = entry.confirmed as Record<string, unknown>;
+  const previous: Record<string, unknown> = {};
+  for (const key of [...Object.keys(set ?? {}), ...(unset ?? [])]) previous[key] = clone(before[key]);
   const changes = applyDiff(entry.confirmed, set, unset);
   const live = entry.obj as Record<string, unknown>;
   for (const key of Object.keys(changes)) {
     if (changes[key] === undefined) delete live[key];
     else live[key] = clone(changes[key]);
   }
-  return changes;
+  for (const key of Object.keys(previous)) {
+    if (!Object.prototype.hasOwnProperty.call(changes, key)) delete previous[key];
+  }
+  return { changes, previous };
 }
 
 export class IdentityMap {
