@@ -59,6 +59,53 @@ export function clone<T>(value: T): T {
   return out as T;
 }
 
+/**
+ * A value as JSON data, the way `JSON.stringify` sees it: `toJSON()` is called where there is one
+ * (dates, Backbone models and collections nested in attributes), functions, symbols and `undefined`
+ * properties are dropped (`null` in arrays), non-finite numbers become `null`; forbidden keys are
+ * dropped. A cyclic value throws a `TypeError` at once, naming where the cycle closes.
+ */
+export function toJson(value: unknown, key = '', stack: object[] = []): unknown {
+  if (value !== null && typeof value === 'object') {
+    // `toJSON` may return a fresh object each time (Backbone's does): the cycle check is on the
+    // original objects, and on what their `toJSON` returns.
+    const original = value;
+    if (stack.includes(original)) throw cyclic(key);
+    const withToJson = value as { toJSON?: (key: string) => unknown };
+    if (typeof withToJson.toJSON !== 'function') return plainJson(original, stack);
+    stack.push(original);
+    try {
+      return toJson(withToJson.toJSON(key), key, stack);
+    } finally {
+      stack.pop();
+    }
+  }
+  if (typeof value === 'number') return Number.isFinite(value) ? value : null;
+  if (typeof value === 'bigint') throw new TypeError(`object-sync: a BigInt cannot be saved (at "${key}")`);
+  return typeof value === 'function' || typeof value === 'symbol' ? undefined : value;
+}
+
+/** The JSON data of an object without `toJSON` (see `toJson`). */
+function plainJson(value: object, stack: object[]): unknown {
+  stack.push(value);
+  try {
+    if (Array.isArray(value)) return value.map((item, at) => toJson(item, String(at), stack) ?? null);
+    const obj: Record<string, unknown> = {};
+    for (const k of Object.keys(value)) {
+      if (FORBIDDEN_KEYS.has(k)) continue;
+      const item = toJson((value as Record<string, unknown>)[k], k, stack);
+      if (item !== undefined) obj[k] = item;
+    }
+    return obj;
+  } finally {
+    stack.pop();
+  }
+}
+
+function cyclic(key: string): TypeError {
+  return new TypeError(`object-sync: cannot save a cyclic object (it refers back to itself at "${key}")`);
+}
+
 /** The diff that turns `prev` into `next`, ignoring `id`. Empty when they are equal. */
 export function diff(prev: Record<string, unknown>, next: Record<string, unknown>): Diff {
   const set: Record<string, unknown> = {};
@@ -107,8 +154,10 @@ export function writeDiff(base: Record<string, unknown> | undefined, given: Reco
     const value = given[key];
     if (value === undefined) {
       if (!base || hasOwn(base, key)) out.unset.push(key);
-    } else if (!base || !hasOwn(base, key) || !deepEqual(base[key], value)) {
-      out.set[key] = clone(value);
+    } else {
+      const json = toJson(value, key);
+      if (json === undefined) continue; // a function: nothing JSON would keep
+      if (!base || !hasOwn(base, key) || !deepEqual(base[key], json)) out.set[key] = json;
     }
   }
   return out;

@@ -3,13 +3,14 @@
  * writes laid over a state.
  */
 import type { PendingWrite } from '../../lib/client/collection.js';
-import { applyDiff, clone } from '../../lib/diff.js';
+import { applyDiff, clone, toJson } from '../../lib/diff.js';
 import { FORBIDDEN_KEYS, type StoredObject } from '../../lib/protocol.js';
 import type { Attrs } from './types.js';
 
 /**
- * A plain JSON copy of attributes with the id attribute left out. A top-level `undefined` is kept
- * (it means "remove" to the client engine); functions and forbidden keys are dropped.
+ * A plain JSON copy of attributes with the id attribute left out, made as `JSON.stringify` would
+ * (see `toJson`: nested models and collections through `toJSON`, a cycle throws a `TypeError`). A
+ * top-level `undefined` is kept (it means "remove" to the client engine).
  */
 export function plainAttrs(attrs: unknown, idAttribute: string): Attrs {
   const out: Attrs = {};
@@ -17,8 +18,13 @@ export function plainAttrs(attrs: unknown, idAttribute: string): Attrs {
   for (const key of Object.keys(attrs)) {
     if (key === 'id' || key === idAttribute || FORBIDDEN_KEYS.has(key)) continue;
     const value = (attrs as Attrs)[key];
-    if (typeof value === 'function' || typeof value === 'symbol') continue;
-    out[key] = value === undefined ? undefined : clone(value);
+    if (value === undefined) {
+      out[key] = undefined;
+      continue;
+    }
+    // As JSON.stringify would: nested models and collections through their toJSON; a cycle throws.
+    const json = toJson(value, key);
+    if (json !== undefined) out[key] = json;
   }
   return out;
 }

@@ -88,7 +88,8 @@ export class ObjectSync extends Emitter<ClientEvents> implements RequestSender {
     this.connect();
   };
 
-  constructor(options: ClientOptions = {}) {
+  /** `options` may be the server url alone: `new ObjectSync('http://localhost:8080')`. */
+  constructor(options: ClientOptions | string = {}) {
     super();
     this.options = resolveClientOptions(options);
     this.outbox = new Outbox(

@@ -12,7 +12,7 @@
  * Events: `create(obj)`, `update(obj, changes)`, `destroy(id)`, `error(err)` (a failed resync or
  * refetch), `synced()` (a resync is complete).
  */
-import { applyDiff, clone, isEmptyDiff, writeDiff } from '../diff.js';
+import { applyDiff, isEmptyDiff, toJson, writeDiff } from '../diff.js';
 import { Emitter } from '../emitter.js';
 import { fromWireError, SyncError } from '../errors.js';
 import type {
@@ -114,10 +114,12 @@ export class ClientCollection extends Emitter<CollectionEvents> {
    * expected state, `undefined` removing one. Resolves with the live object.
    */
   save(obj: SyncObject, cb?: NodeCallback<StoredObject>): Promise<StoredObject> {
-    const out = new Outcome<StoredObject>(cb);
+    // A programming mistake, not a runtime failure: it throws at once.
     if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) {
-      out.fail(new SyncError('invalid_message'));
-    } else if (obj.id === undefined || obj.id === null) {
+      throw new TypeError(`object-sync: save() takes an object, not ${describe(obj)}`);
+    }
+    const out = new Outcome<StoredObject>(cb);
+    if (obj.id === undefined || obj.id === null) {
       this.create(obj, out);
     } else if (!isValidId(obj.id)) {
       out.fail(new SyncError('invalid_id'));
@@ -336,7 +338,7 @@ export class ClientCollection extends Emitter<CollectionEvents> {
   }
 
   private create(obj: SyncObject, out: Outcome<StoredObject>): void {
-    const o = clone(obj) as Record<string, unknown>;
+    const o = toJson(obj) as Record<string, unknown>;
     delete o.id;
     this.send<'create'>('create', { o }, out, (ack) => {
       const effect = this.map.apply(ack.r);
@@ -546,6 +548,13 @@ export class ClientCollection extends Emitter<CollectionEvents> {
 }
 
 const NO_EFFECT: Effect = { type: 'none' };
+
+/** How a wrong argument is named in an error message. */
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  return typeof value === 'string' ? 'a string' : `${typeof value} ${String(value)}`;
+}
 
 function tupleRecord([v, obj]: VersionedTuple): ChangeRecord {
   return { k: 'c', i: obj.id, v, o: obj };
