@@ -37,8 +37,11 @@ import {
 
 const METHODS: ReadonlySet<string> = new Set(['create', 'read', 'update', 'patch', 'delete']);
 
-/** The client of the latest `backboneSync(client)`: SPEC's default for a `SyncedCollection`. */
-let latest: WeakRef<ObjectSync> | undefined;
+/**
+ * The client of the latest `backboneSync(client)`: SPEC's default for a `SyncedCollection` (the one
+ * piece of module state, as SPEC asks; `client.close()` releases what the client holds).
+ */
+let latest: ObjectSync | undefined;
 /** One binding and one sync function per client (keyed weakly: a closed client is collected). */
 const bindings = new WeakMap<ObjectSync, { binding: Binding; sync: BackboneSync }>();
 
@@ -57,13 +60,13 @@ export function backboneSync(client: ObjectSync): BackboneSync {
   if (!client || typeof client.collection !== 'function') {
     throw new TypeError('backboneSync needs an object-sync client');
   }
-  latest = new WeakRef(client);
+  latest = client;
   return syncThrough(client);
 }
 
 /** The client of the latest `backboneSync(client)` call. @internal */
 export function latestClient(): ObjectSync | undefined {
-  return latest?.deref();
+  return latest;
 }
 
 /** The binding of a client (one per client). @internal */
