@@ -183,17 +183,27 @@ function attach(c: Backbone.Collection): boolean {
   const b = bindingOf(client);
   it.client = client;
   it.coll = coll;
-  const onCreate = (obj: StoredObject): void => remoteCreate(b, c, coll, obj);
-  const onUpdate = (obj: StoredObject, _changes: Attrs, previous: Attrs): void =>
-    remoteUpdate(b, c, coll, obj, previous);
+  let settled = false;
+  // Until the first resync is complete, objects are not added one by one: they join in one `add`.
+  const onCreate = (obj: StoredObject): void => {
+    if (settled || c.get(obj.id)) remoteCreate(b, c, coll, obj);
+  };
+  const onUpdate = (obj: StoredObject, _changes: Attrs, previous: Attrs): void => {
+    if (settled || c.get(obj.id)) remoteUpdate(b, c, coll, obj, previous);
+  };
   const onDestroy = (id: Id): void => remoteDestroy(c, id);
   const mirror: Mirror = {
     restore: (model) => void (c.get(model) || c.add(model, remote({ rollback: true }))),
   };
-  let settled = false;
-  // After every complete resync (the first one included), objects the client already held join too.
+  // After every complete resync (the first one included), the objects the collection lacks join in
+  // one `add` (one `update`, one `sort`), e.g. the whole collection on the first load.
   const onSynced = (): void => {
-    for (const obj of Object.values(coll.allObjects())) if (!c.get(obj.id)) remoteCreate(b, c, coll, obj);
+    const missing = Object.values(coll.allObjects()).filter(
+      (obj) => !c.get(obj.id) && !b.isDoomed(coll, obj.id),
+    );
+    const models = missing.map((obj) => modelFor(b, c, obj)).filter((m): m is Backbone.Model => !!m);
+    if (models.length > 0) c.add(models, remote());
+    for (const model of models) b.markSynced(model);
     if (!settled) it.settle.resolve();
     settled = true;
   };
@@ -221,14 +231,27 @@ function remoteCreate(b: Binding, c: Backbone.Collection, coll: ClientCollection
   if (b.isDoomed(coll, obj.id)) return;
   const model = c.get(obj.id);
   if (model) return applyRemote(b, coll, model, obj.id, undefined);
-  // The model's own `parse` sees the raw object (as after a fetch); the collection's `parse`, meant
-  // for lists, is not given a single object.
-  const prepare = (c as unknown as { _prepareModel: PrepareModel })._prepareModel;
-  const added = b.ownModel(obj) ?? prepare.call(c, attrsOf(obj, idAttributeOf(c)), remote({ parse: true }));
+  const added = modelFor(b, c, obj);
   if (added) {
     c.add(added, remote());
     b.markSynced(added);
   }
+}
+
+/**
+ * The model of a live object for a collection: the one this client already has for it (this side
+ * created it, or another `SyncedCollection` of the same client made it), when it is of the
+ * collection's model class; else a new one, which the others will share. Its `parse` sees the raw
+ * object (as after a fetch); the collection's `parse`, meant for lists, is not given a single object.
+ */
+function modelFor(b: Binding, c: Backbone.Collection, obj: StoredObject): Backbone.Model | undefined {
+  const known = b.ownModel(obj);
+  const modelClass = c.model as unknown as (new (...args: unknown[]) => Backbone.Model) | undefined;
+  if (known && (!modelClass || known instanceof modelClass)) return known;
+  const prepare = (c as unknown as { _prepareModel: PrepareModel })._prepareModel;
+  const made = prepare.call(c, attrsOf(obj, idAttributeOf(c)), remote({ parse: true }));
+  if (made && !known) b.setOwnModel(obj, made);
+  return made || undefined;
 }
 
 /** A server update: sets the changes on the same model, underneath its pending writes. Fires `change`. */
