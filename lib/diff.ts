@@ -144,20 +144,26 @@ export function diffPatch(
 /**
  * The write that brings `base` to what `given` names, the one diff a client computes: a key given
  * as `undefined` is removed, any other given key is set; keys `given` does not name are left alone.
- * With `base` (the state the server is known to reach) a key already at its value is elided; without
- * it (the client cannot know the server's state) every given key travels.
+ * With `base` (the state the server is known to have) a key already at its value is elided, unless
+ * `unsure(key)` (a write still pending names it: it may yet be refused); without `base` (the client
+ * cannot know the server's state) every given key travels.
  */
-export function writeDiff(base: Record<string, unknown> | undefined, given: Record<string, unknown>): Diff {
+export function writeDiff(
+  base: Record<string, unknown> | undefined,
+  given: Record<string, unknown>,
+  unsure: (key: string) => boolean = () => false,
+): Diff {
   const out: Diff = { set: {}, unset: [] };
   for (const key of Object.keys(given)) {
     if (key === 'id' || FORBIDDEN_KEYS.has(key)) continue;
     const value = given[key];
+    const known = base !== undefined && !unsure(key);
     if (value === undefined) {
-      if (!base || hasOwn(base, key)) out.unset.push(key);
+      if (!known || hasOwn(base, key)) out.unset.push(key);
     } else {
       const json = toJson(value, key);
       if (json === undefined) continue; // a function: nothing JSON would keep
-      if (!base || !hasOwn(base, key) || !deepEqual(base[key], json)) out.set[key] = json;
+      if (!known || !hasOwn(base, key) || !deepEqual(base[key], json)) out.set[key] = json;
     }
   }
   return out;

@@ -62,6 +62,8 @@ export interface ModelState {
 export interface Mirror {
   /** Puts a model back after the server refused its destroy. */
   restore(model: Backbone.Model): void;
+  /** A model of this side is about to take `id`: a copy of that object the mirror holds goes. */
+  adopt(model: Backbone.Model, id: Id): void;
 }
 
 interface CollectionState {
@@ -136,6 +138,11 @@ export class Binding {
   setMirror(coll: ClientCollection, mirror: Mirror, on: boolean): void {
     if (on) this.collState(coll).mirrors.add(mirror);
     else this.colls.get(coll)?.mirrors.delete(mirror);
+  }
+
+  /** Tells the mirrors of a collection that a model of this side got its id (see `Mirror#adopt`). */
+  adoptCreated(coll: ClientCollection, model: Backbone.Model, id: Id): void {
+    for (const mirror of this.colls.get(coll)?.mirrors ?? []) mirror.adopt(model, id);
   }
 
   /** Puts a model whose destroy the server refused back into the mirrors of its collection. */

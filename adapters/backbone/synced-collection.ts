@@ -194,6 +194,10 @@ function attach(c: Backbone.Collection): boolean {
   const onDestroy = (id: Id): void => remoteDestroy(c, id);
   const mirror: Mirror = {
     restore: (model) => void (c.get(model) || c.add(model, remote({ rollback: true }))),
+    adopt: (model, id) => {
+      const copies = c.models.filter((m) => m !== model && m.id === id);
+      if (copies.length > 0) c.remove(copies, remote());
+    },
   };
   // After every complete resync (the first one included), the objects the collection lacks join in
   // one `add` (one `update`, one `sort`), e.g. the whole collection on the first load.
@@ -281,8 +285,8 @@ function remoteDestroy(c: Backbone.Collection, id: Id): void {
  * the model's optimistic writes still pending on top goes through `model.parse` whole, as after a
  * fetch, and so does the same object as it was before the change (`previous`: the changed
  * properties' old values; undefined for a whole new state); the attributes whose parsed values
- * differ are set (an attribute the change removed is set to `undefined`, or unset when it is the
- * only thing changed). Attributes the change did not touch keep any local, unsaved value.
+ * differ are set (an attribute the change removed is unset; with others set in the same change,
+ * it is set to `undefined` in that one `set`, then removed silently). Attributes the change did not touch keep any local, unsaved value.
  */
 function applyRemote(
   b: Binding,
@@ -316,8 +320,16 @@ function applyRemote(
   }
   const attrs: Attrs = {};
   for (const key of keys) if (key !== 'id' && key !== idAttribute) attrs[key] = clone(after[key]);
-  const removedOnly = keys.length > 0 && keys.every((key) => !hasOwn(after, key));
+  const removed = Object.keys(attrs).filter((key) => !hasOwn(after, key));
+  const removedOnly = removed.length > 0 && removed.length === Object.keys(attrs).length;
   if (Object.keys(attrs).length > 0) model.set(attrs, remote(removedOnly ? { unset: true } : {}));
+  // A mixed change set its removed attributes to `undefined` (one `change` event for all): now they
+  // go for good, silently (their `change:attr` has fired).
+  if (!removedOnly && removed.length > 0) {
+    const gone: Attrs = {};
+    for (const key of removed) gone[key] = undefined;
+    model.set(gone, remote({ unset: true, silent: true }));
+  }
   b.markSynced(model);
 }
 

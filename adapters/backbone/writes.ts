@@ -124,6 +124,9 @@ function startCreate(call: WriteCall, body: Attrs, waiting: Waiting[]): void {
     }
     binding.setOwnModel(obj, model);
     // What waited goes out first, so a save made by a success handler cannot overtake it.
+    // A list answered before this create may have brought a copy of the object: it goes before the
+    // model takes the id (removing it after would unindex the model's id in its collection).
+    binding.adoptCreated(coll, model, obj.id);
     flush(call, obj.id, after);
     succeed(call, obj.id);
   });

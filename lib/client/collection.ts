@@ -361,7 +361,12 @@ export class ClientCollection extends Emitter<CollectionEvents> {
 
   private update(obj: StoredObject, out: Outcome<StoredObject>, tag?: unknown): PendingWrite {
     const id = obj.id;
-    const d = writeDiff(this.knowsServerState(id) ? this.expected(id) : undefined, obj);
+    // Against the confirmed state; a key a pending write names always travels: that write may yet be
+    // refused, and then this one must still say what it wants (`save(n=1)` then `save(n=0)` sends both).
+    const pending = this.pending.get(keyOf(id)) ?? NO_WRITES;
+    const named = (key: string): boolean =>
+      pending.some((w) => Object.prototype.hasOwnProperty.call(w.set, key) || w.unset.includes(key));
+    const d = writeDiff(this.knowsServerState(id) ? this.map.confirmed(id) : undefined, obj, named);
     const write: PendingWrite = { id, set: d.set, unset: d.unset, tag };
     const key = keyOf(id);
     const list = this.pending.get(key) ?? [];
@@ -386,7 +391,8 @@ export class ClientCollection extends Emitter<CollectionEvents> {
         release();
         const effect = ack.r ? this.map.apply(ack.r) : NO_EFFECT;
         const live = this.map.get(id);
-        if (!live) throw new SyncError('not_found');
+        // The answer says the object is gone: the write fails, and its removal is still raised.
+        if (!live) return { result: undefined, effect, failure: new SyncError('not_found') };
         return { result: live, effect };
       },
       release,
@@ -404,7 +410,7 @@ export class ClientCollection extends Emitter<CollectionEvents> {
     event: E,
     payload: Record<string, unknown>,
     out: Outcome<never> | Outcome<StoredObject> | Outcome<void>,
-    onAnswer: (ack: AnswerMap[E]) => { result: unknown; effect: Effect },
+    onAnswer: (ack: AnswerMap[E]) => { result: unknown; effect: Effect; failure?: SyncError },
     onError?: () => void,
     id?: Id,
   ): void {
@@ -430,7 +436,7 @@ export class ClientCollection extends Emitter<CollectionEvents> {
           }
           return (out as Outcome<unknown>).fail(failure);
         }
-        let answered: { result: unknown; effect: Effect };
+        let answered: { result: unknown; effect: Effect; failure?: SyncError };
         try {
           answered = onAnswer(ack as AnswerMap[E]);
         } catch (err) {
@@ -439,6 +445,10 @@ export class ClientCollection extends Emitter<CollectionEvents> {
           );
         }
         const effect = answered.effect;
+        if (answered.failure) {
+          (out as Outcome<unknown>).fail(answered.failure);
+          return this.raise(effect);
+        }
         if (effect.type === 'gap') {
           // The answer does not follow the version held (e.g. versions were forgotten after a server
           // restart): the write settles once the object was read whole, never with a stale object.
