@@ -128,7 +128,10 @@ function startCreate(call: WriteCall, body: Attrs, waiting: Waiting[]): void {
     // model takes the id (removing it after would unindex the model's id in its collection).
     binding.adoptCreated(coll, model, obj.id);
     flush(call, obj.id, after);
-    succeed(call, obj.id);
+    succeed(call, obj.id, Object.keys(body));
+    // Created, but gone since (a resent create answered after someone destroyed the object): the
+    // model leaves its collections as on a remote destroy.
+    if (!coll.get(obj.id)) model.trigger('destroy', model, model.collection, { remote: true });
   });
 }
 
@@ -163,13 +166,23 @@ function sendUpdate(call: WriteCall, id: Id, given: Attrs, optimistic: boolean):
       if (optimistic) rollback(model, coll, id, write);
       return request.fail(asSyncError(err));
     }
-    succeed(call, id);
+    succeed(call, id, [...Object.keys(write.set), ...write.unset]);
   });
 }
 
 /** Hands Backbone the answer (confirmed state, pending optimistic writes on top); the model is synced. */
-function succeed(call: WriteCall, id: Id): void {
-  call.request.succeed(answerOf(call.coll, id, call.model.idAttribute || 'id'));
+function succeed(call: WriteCall, id: Id, named: string[]): void {
+  const answer = answerOf(call.coll, id, call.model.idAttribute || 'id');
+  call.request.succeed(answer);
+  // Backbone's success never removes (and with `wait: true` sets what was asked): an attribute the
+  // write named that the object no longer has (someone removed it before this answer came) goes.
+  const gone: Attrs = {};
+  for (const key of named) {
+    if (!hasOwn(answer, key) && hasOwn(call.model.attributes, key)) gone[key] = undefined;
+  }
+  if (call.coll.get(id) && Object.keys(gone).length > 0) {
+    call.model.set(gone, { unset: true, remote: true });
+  }
   call.binding.markSynced(call.model);
 }
 
