@@ -59,6 +59,53 @@ export function clone<T>(value: T): T {
   return out as T;
 }
 
+/**
+ * A value as JSON data, the way `JSON.stringify` sees it: `toJSON()` is called where there is one
+ * (dates, Backbone models and collections nested in attributes), functions, symbols and `undefined`
+ * properties are dropped (`null` in arrays), non-finite numbers become `null`; forbidden keys are
+ * dropped. A cyclic value throws a `TypeError` at once, naming where the cycle closes.
+ */
+export function toJson(value: unknown, key = '', stack: object[] = []): unknown {
+  if (value !== null && typeof value === 'object') {
+    // `toJSON` may return a fresh object each time (Backbone's does): the cycle check is on the
+    // original objects, and on what their `toJSON` returns.
+    const original = value;
+    if (stack.includes(original)) throw cyclic(key);
+    const withToJson = value as { toJSON?: (key: string) => unknown };
+    if (typeof withToJson.toJSON !== 'function') return plainJson(original, stack);
+    stack.push(original);
+    try {
+      return toJson(withToJson.toJSON(key), key, stack);
+    } finally {
+      stack.pop();
+    }
+  }
+  if (typeof value === 'number') return Number.isFinite(value) ? value : null;
+  if (typeof value === 'bigint') throw new TypeError(`object-sync: a BigInt cannot be saved (at "${key}")`);
+  return typeof value === 'function' || typeof value === 'symbol' ? undefined : value;
+}
+
+/** The JSON data of an object without `toJSON` (see `toJson`). */
+function plainJson(value: object, stack: object[]): unknown {
+  stack.push(value);
+  try {
+    if (Array.isArray(value)) return value.map((item, at) => toJson(item, String(at), stack) ?? null);
+    const obj: Record<string, unknown> = {};
+    for (const k of Object.keys(value)) {
+      if (FORBIDDEN_KEYS.has(k)) continue;
+      const item = toJson((value as Record<string, unknown>)[k], k, stack);
+      if (item !== undefined) obj[k] = item;
+    }
+    return obj;
+  } finally {
+    stack.pop();
+  }
+}
+
+function cyclic(key: string): TypeError {
+  return new TypeError(`object-sync: cannot save a cyclic object (it refers back to itself at "${key}")`);
+}
+
 /** The diff that turns `prev` into `next`, ignoring `id`. Empty when they are equal. */
 export function diff(prev: Record<string, unknown>, next: Record<string, unknown>): Diff {
   const set: Record<string, unknown> = {};
@@ -91,6 +138,34 @@ export function diffPatch(
     if (!hasOwn(prev, key) || !deepEqual(prev[key], set[key])) out.set[key] = set[key];
   }
   for (const key of removed) if (key !== 'id' && hasOwn(prev, key)) out.unset.push(key);
+  return out;
+}
+
+/**
+ * The write that brings `base` to what `given` names, the one diff a client computes: a key given
+ * as `undefined` is removed, any other given key is set; keys `given` does not name are left alone.
+ * With `base` (the state the server is known to have) a key already at its value is elided, unless
+ * `unsure(key)` (a write still pending names it: it may yet be refused); without `base` (the client
+ * cannot know the server's state) every given key travels.
+ */
+export function writeDiff(
+  base: Record<string, unknown> | undefined,
+  given: Record<string, unknown>,
+  unsure: (key: string) => boolean = () => false,
+): Diff {
+  const out: Diff = { set: {}, unset: [] };
+  for (const key of Object.keys(given)) {
+    if (key === 'id' || FORBIDDEN_KEYS.has(key)) continue;
+    const value = given[key];
+    const known = base !== undefined && !unsure(key);
+    if (value === undefined) {
+      if (!known || hasOwn(base, key)) out.unset.push(key);
+    } else {
+      const json = toJson(value, key);
+      if (json === undefined) continue; // a function: nothing JSON would keep
+      if (!known || !hasOwn(base, key) || !deepEqual(base[key], json)) out.set[key] = json;
+    }
+  }
   return out;
 }
 

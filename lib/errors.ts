@@ -24,6 +24,7 @@ export const ERROR_CODES = {
   busy: 'Too many requests are in flight on this connection.',
   rate_limited: 'Too many requests per second on this connection.',
   protocol_version: 'The client speaks a protocol version the server does not.',
+  unreachable: 'The server cannot be reached (wrong url or path, or nothing listening); retrying.',
 } as const;
 
 /** A code produced by the engine. */

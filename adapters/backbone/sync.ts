@@ -24,6 +24,7 @@ import type { JsonValue } from '../../lib/protocol.js';
 import { SyncRequest } from './request.js';
 import type { BackboneSync, SyncMethod, SyncOptions, SyncTarget } from './types.js';
 import { collectionNameOf, isCollection } from './url.js';
+import { Binding } from './binding.js';
 import {
   answerOf,
   asSyncError,
@@ -36,8 +37,13 @@ import {
 
 const METHODS: ReadonlySet<string> = new Set(['create', 'read', 'update', 'patch', 'delete']);
 
+/**
+ * The client of the latest `backboneSync(client)`: SPEC's default for a `SyncedCollection` (the one
+ * piece of module state, as SPEC asks; `client.close()` releases what the client holds).
+ */
 let latest: ObjectSync | undefined;
-const syncs = new WeakMap<ObjectSync, BackboneSync>();
+/** One binding and one sync function per client (keyed weakly: a closed client is collected). */
+const bindings = new WeakMap<ObjectSync, { binding: Binding; sync: BackboneSync }>();
 
 /**
  * Returns a `sync(method, model, options)` for `Backbone.sync`, a model's or a collection's `sync`,
@@ -63,32 +69,42 @@ export function latestClient(): ObjectSync | undefined {
   return latest;
 }
 
+/** The binding of a client (one per client). @internal */
+export function bindingOf(client: ObjectSync): Binding {
+  return bound(client).binding;
+}
+
 /** The sync function of a client (one per client), without making it the latest. @internal */
 export function syncThrough(client: ObjectSync): BackboneSync {
-  let sync = syncs.get(client);
-  if (!sync) {
-    sync = (method, target, options) => runSync(client, method, target, options ?? {});
-    syncs.set(client, sync);
+  return bound(client).sync;
+}
+
+function bound(client: ObjectSync): { binding: Binding; sync: BackboneSync } {
+  let it = bindings.get(client);
+  if (!it) {
+    const binding = new Binding(client);
+    it = { binding, sync: (method, target, options) => runSync(binding, method, target, options ?? {}) };
+    bindings.set(client, it);
   }
-  return sync;
+  return it;
 }
 
 /** One sync call: everything it sends is captured here, synchronously. Fires `request`. */
 function runSync(
-  client: ObjectSync,
+  binding: Binding,
   method: SyncMethod,
   target: SyncTarget,
   options: SyncOptions,
 ): PromiseLike<unknown> {
   if (!METHODS.has(method)) throw new TypeError(`object-sync: unknown sync method ${String(method)}`);
-  const coll = client.collection(collectionNameOf(target, options));
+  const coll = binding.client.collection(collectionNameOf(target, options));
   const request = new SyncRequest(options);
   options.xhr = request.promise;
   if (isCollection(target)) {
     if (method !== 'read') throw new TypeError(`object-sync: a collection can only be read, not ${method}`);
-    listCollection(coll, target, options, request);
+    listCollection(binding, coll, target, options, request);
   } else {
-    const call = { model: target, coll, request, options };
+    const call = { binding, model: target, coll, request, options };
     if (method === 'read') readModel(call);
     else if (method === 'create') createModel(call);
     else if (method === 'delete') deleteModel(call);
@@ -103,19 +119,21 @@ function runSync(
 }
 
 /** `read` of a model: fetches its object by id; `not_found` when the server has none. */
-function readModel({ model, coll, request }: WriteCall): void {
+function readModel({ binding, model, coll, request }: WriteCall): void {
   const id = idOf(model);
   if (id === undefined) return request.fail(new SyncError('invalid_id'));
   coll.fetch([id], (err, found) => {
     if (err || !found) return request.fail(asSyncError(err));
     const obj = found[0];
     if (!obj) return request.fail(new SyncError('not_found'));
-    request.succeed(answerOf(obj, model));
+    request.succeed(answerOf(coll, obj.id, model.idAttribute || 'id'));
+    binding.markSynced(model);
   });
 }
 
 /** `read` of a collection: lists the client collection (`options.data` is the list query). */
 function listCollection(
+  binding: Binding,
   coll: ClientCollection,
   target: Extract<SyncTarget, { models: unknown }>,
   options: SyncOptions,
@@ -126,6 +144,10 @@ function listCollection(
   const idAttribute = modelClass?.prototype?.idAttribute || 'id';
   coll.list(query, (err, objs) => {
     if (err || !objs) return request.fail(asSyncError(err));
-    request.succeed(objs.map((obj) => answerOf(obj, target.get(obj.id), idAttribute)));
+    request.succeed(objs.map((obj) => answerOf(coll, obj.id, idAttribute)));
+    for (const obj of objs) {
+      const model = target.get(obj.id);
+      if (model) binding.markSynced(model);
+    }
   });
 }

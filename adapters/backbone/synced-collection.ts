@@ -13,7 +13,8 @@
  * - After a reconnect the client resyncs and raises what was missed: the collection converges by
  *   itself.
  *
- * Events (beyond Backbone's): `error(collection, err, {})` when the subscription is refused.
+ * Events (beyond Backbone's): `error(collection, err, {})` when a resync fails (the subscription is
+ * refused, the server fails it...): the collection may be stale until the client's retry succeeds.
  *
  * It is defined with `Backbone.Collection.extend`, so both `SyncedCollection.extend({...})` and
  * `class Todos extends SyncedCollection` work.
@@ -21,11 +22,11 @@
 import Backbone from 'backbone';
 import type { ObjectSync } from '../../lib/client/client.js';
 import type { ClientCollection } from '../../lib/client/collection.js';
-import { clone } from '../../lib/diff.js';
+import { clone, deepEqual } from '../../lib/diff.js';
 import type { Id, StoredObject } from '../../lib/protocol.js';
-import { attrsOf, touches, type Change } from './attrs.js';
-import { createdModel, isDoomed, pendingChanges, setMirror, type Mirror } from './state.js';
-import { latestClient, syncThrough } from './sync.js';
+import { attrsOf, layered } from './attrs.js';
+import { optimisticWrites, type Binding, type Mirror } from './binding.js';
+import { bindingOf, latestClient, syncThrough } from './sync.js';
 import type { Attrs, SyncMethod, SyncOptions, SyncTarget } from './types.js';
 import { isCollection, nameFromUrl, resultOf } from './url.js';
 
@@ -42,7 +43,13 @@ export interface SyncedCollection<
 > extends Backbone.Collection<TModel> {
   /** Resolves once the collection is subscribed and holds every object the client knows of. */
   ready(): Promise<this>;
-  /** Stops mirroring the server (listeners are removed; the models stay). */
+  /**
+   * Stops its live updates for good and releases what only it held: its listeners on the client, and
+   * its subscription (the last subscriber of a client collection unsubscribes it, and the client
+   * forgets its objects). The models stay in the collection; syncing them still works.
+   */
+  dispose(): void;
+  /** @deprecated the same as `dispose()`. */
   detach(): void;
 }
 
@@ -64,6 +71,7 @@ interface Internal {
   ready: Promise<void>;
   settle: { resolve(): void; reject(err: unknown): void };
   detach: (() => void) | undefined;
+  disposed: boolean;
 }
 
 const internals = new WeakMap<Backbone.Collection, Internal>();
@@ -87,7 +95,14 @@ function SyncedCollectionCtor(
   let settle!: Internal['settle'];
   const ready = new Promise<void>((resolve, reject) => (settle = { resolve, reject }));
   ready.catch(() => undefined);
-  internals.set(this, { client: options?.client, coll: undefined, ready, settle, detach: undefined });
+  internals.set(this, {
+    client: options?.client,
+    coll: undefined,
+    ready,
+    settle,
+    detach: undefined,
+    disposed: false,
+  });
   (Backbone.Collection as unknown as (...args: unknown[]) => void).call(this, models, options);
   queueMicrotask(() => {
     try {
@@ -130,9 +145,18 @@ const methods = {
     return internals.get(this)!.ready.then(() => this);
   },
 
-  /** Stops mirroring the server (listeners are removed; the models stay). */
+  /** Stops live updates for good and releases its subscription and listeners (see the interface). */
+  dispose(this: Backbone.Collection) {
+    const it = internals.get(this);
+    if (!it || it.disposed) return;
+    it.disposed = true;
+    it.detach?.();
+    it.detach = undefined;
+  },
+
+  /** @deprecated the same as `dispose()`. */
   detach(this: Backbone.Collection) {
-    internals.get(this)?.detach?.();
+    (this as SyncedCollection).dispose();
   },
 };
 
@@ -151,62 +175,101 @@ function missingBackbone(): never {
 /** Subscribes once the client and the url are known; returns whether it is attached. */
 function attach(c: Backbone.Collection): boolean {
   const it = internals.get(c);
-  if (!it || it.coll) return it !== undefined;
+  if (!it || it.coll || it.disposed) return it !== undefined;
   const client = it.client ?? latestClient();
   const url = resultOf(c, 'url');
   if (!client || !url) return false;
   const coll = client.collection(nameFromUrl(String(url)));
+  const b = bindingOf(client);
   it.client = client;
   it.coll = coll;
-  const onCreate = (obj: StoredObject): void => remoteCreate(c, coll, obj);
-  const onUpdate = (obj: StoredObject, changes: Attrs): void => remoteUpdate(c, coll, obj, changes);
+  let settled = false;
+  // Until the first resync is complete, objects are not added one by one: they join in one `add`.
+  const onCreate = (obj: StoredObject): void => {
+    if (settled || c.get(obj.id)) remoteCreate(b, c, coll, obj);
+  };
+  const onUpdate = (obj: StoredObject, _changes: Attrs, previous: Attrs): void => {
+    if (settled || c.get(obj.id)) remoteUpdate(b, c, coll, obj, previous);
+  };
   const onDestroy = (id: Id): void => remoteDestroy(c, id);
   const mirror: Mirror = {
     restore: (model) => void (c.get(model) || c.add(model, remote({ rollback: true }))),
+    adopt: (model, id) => {
+      const copies = c.models.filter((m) => m !== model && m.id === id);
+      if (copies.length > 0) c.remove(copies, remote());
+    },
+  };
+  // After every complete resync (the first one included), the objects the collection lacks join in
+  // one `add` (one `update`, one `sort`), e.g. the whole collection on the first load.
+  const onSynced = (): void => {
+    const missing = Object.values(coll.allObjects()).filter(
+      (obj) => !c.get(obj.id) && !b.isDoomed(coll, obj.id),
+    );
+    const models = missing.map((obj) => modelFor(b, c, obj)).filter((m): m is Backbone.Model => !!m);
+    if (models.length > 0) c.add(models, remote());
+    for (const model of models) b.markSynced(model);
+    if (!settled) it.settle.resolve();
+    settled = true;
+  };
+  // A failed resync (retried by the client with backoff) or refetch: the collection may be stale.
+  const onError = (err: unknown): void => {
+    if (!settled) it.settle.reject(err);
+    settled = true;
+    c.trigger('error', c, err, {});
   };
   coll.on('create', onCreate).on('update', onUpdate).on('destroy', onDestroy);
-  setMirror(coll, mirror, true);
+  coll.on('synced', onSynced).on('error', onError);
+  b.setMirror(coll, mirror, true);
   it.detach = () => {
     coll.off('create', onCreate).off('update', onUpdate).off('destroy', onDestroy);
-    setMirror(coll, mirror, false);
+    coll.off('synced', onSynced).off('error', onError);
+    b.setMirror(coll, mirror, false);
+    coll.unsubscribe().catch(() => undefined); // offline: nothing to end on the server
   };
-  coll.subscribe().then(
-    () => {
-      for (const obj of Object.values(coll.allObjects())) if (!c.get(obj.id)) remoteCreate(c, coll, obj);
-      it.settle.resolve();
-    },
-    (err: unknown) => {
-      it.settle.reject(err);
-      c.trigger('error', c, err, {});
-    },
-  );
+  coll.subscribe().catch(() => undefined); // a failure arrives as `error` above
   return true;
 }
 
 /** A server create: adds the model (the very instance when this side created it). Fires `add`. */
-function remoteCreate(c: Backbone.Collection, coll: ClientCollection, obj: StoredObject): void {
-  if (isDoomed(coll, obj.id)) return;
+function remoteCreate(b: Binding, c: Backbone.Collection, coll: ClientCollection, obj: StoredObject): void {
+  if (b.isDoomed(coll, obj.id)) return;
   const model = c.get(obj.id);
-  if (model) return applyUnderneath(model, attrsOf(obj, idAttributeOf(model)));
-  // The model's own `parse` sees the raw object (as after a fetch); the collection's `parse`, meant
-  // for lists, is not given a single object.
+  if (model) return applyRemote(b, coll, model, obj.id, undefined);
+  const added = modelFor(b, c, obj);
+  if (added) {
+    c.add(added, remote());
+    b.markSynced(added);
+  }
+}
+
+/**
+ * The model of a live object for a collection: the one this client already has for it (this side
+ * created it, or another `SyncedCollection` of the same client made it), when it is of the
+ * collection's model class; else a new one, which the others will share. Its `parse` sees the raw
+ * object (as after a fetch); the collection's `parse`, meant for lists, is not given a single object.
+ */
+function modelFor(b: Binding, c: Backbone.Collection, obj: StoredObject): Backbone.Model | undefined {
+  const known = b.ownModel(obj);
+  const modelClass = c.model as unknown as (new (...args: unknown[]) => Backbone.Model) | undefined;
+  if (known && (!modelClass || known instanceof modelClass)) return known;
   const prepare = (c as unknown as { _prepareModel: PrepareModel })._prepareModel;
-  const added =
-    createdModel(coll, obj.id) ?? prepare.call(c, attrsOf(obj, idAttributeOf(c)), remote({ parse: true }));
-  if (added) c.add(added, remote());
+  const made = prepare.call(c, attrsOf(obj, idAttributeOf(c)), remote({ parse: true }));
+  if (made && !known) b.setOwnModel(obj, made);
+  return made || undefined;
 }
 
 /** A server update: sets the changes on the same model, underneath its pending writes. Fires `change`. */
 function remoteUpdate(
+  b: Binding,
   c: Backbone.Collection,
   coll: ClientCollection,
   obj: StoredObject,
-  changes: Attrs,
+  previous: Attrs,
 ): void {
-  if (isDoomed(coll, obj.id)) return;
+  if (b.isDoomed(coll, obj.id)) return;
   const model = c.get(obj.id);
-  if (model) applyUnderneath(model, changes);
-  else remoteCreate(c, coll, obj);
+  if (model) applyRemote(b, coll, model, obj.id, previous);
+  else remoteCreate(b, c, coll, obj);
 }
 
 /** A server destroy: triggers the model's `destroy` event, so it leaves every collection. */
@@ -217,19 +280,66 @@ function remoteDestroy(c: Backbone.Collection, id: Id): void {
   model.trigger('destroy', model, model.collection, remote());
 }
 
-/** Sets changed attributes (`undefined`: removed) except those the model's pending writes own. */
-function applyUnderneath(model: Backbone.Model, changes: Attrs): void {
-  const pending: Change[] = pendingChanges(model);
+/**
+ * Applies a remote change to a model, in one `set` (one `change` event): the confirmed object with
+ * the model's optimistic writes still pending on top goes through `model.parse` whole, as after a
+ * fetch, and so does the same object as it was before the change (`previous`: the changed
+ * properties' old values; undefined for a whole new state); the attributes whose parsed values
+ * differ are set (an attribute the change removed is unset; with others set in the same change,
+ * it is set to `undefined` in that one `set`, then removed silently). Attributes the change did not touch keep any local, unsaved value.
+ */
+function applyRemote(
+  b: Binding,
+  coll: ClientCollection,
+  model: Backbone.Model,
+  id: Id,
+  previous: Attrs | undefined,
+): void {
   const idAttribute = idAttributeOf(model);
-  const set: Attrs = {};
-  const unset: Attrs = {};
-  for (const key of Object.keys(changes)) {
-    if (key === 'id' || key === idAttribute || pending.some((w) => touches(w, key))) continue;
-    if (changes[key] === undefined) unset[key] = undefined;
-    else set[key] = clone(changes[key]);
+  const pending = optimisticWrites(coll, id);
+  const now = layered(attrsOf(coll.confirmed(id) ?? { id }, idAttribute), pending);
+  const parse = (raw: Attrs): Attrs => {
+    const parsed: unknown = model.parse(raw, remote());
+    return parsed !== null && typeof parsed === 'object' ? (parsed as Attrs) : {};
+  };
+  const after = parse(now);
+  let keys: string[];
+  if (previous) {
+    const before = { ...now };
+    for (const key of Object.keys(previous)) {
+      if (previous[key] === undefined) delete before[key];
+      else before[key] = previous[key];
+    }
+    layered(before, pending);
+    const old = parse(before);
+    keys = [...new Set([...Object.keys(after), ...Object.keys(old)])].filter(
+      (key) => !sameValue(after[key], old[key]) || hasOwn(after, key) !== hasOwn(old, key),
+    );
+  } else {
+    keys = Object.keys(after).filter((key) => !sameValue(after[key], model.attributes[key]));
   }
-  if (Object.keys(unset).length > 0) model.set(unset, remote({ unset: true }));
-  if (Object.keys(set).length > 0) model.set(set, remote());
+  const attrs: Attrs = {};
+  for (const key of keys) if (key !== 'id' && key !== idAttribute) attrs[key] = clone(after[key]);
+  const removed = Object.keys(attrs).filter((key) => !hasOwn(after, key));
+  const removedOnly = removed.length > 0 && removed.length === Object.keys(attrs).length;
+  if (Object.keys(attrs).length > 0) model.set(attrs, remote(removedOnly ? { unset: true } : {}));
+  // A mixed change set its removed attributes to `undefined` (one `change` event for all): now they
+  // go for good, silently (their `change:attr` has fired).
+  if (!removedOnly && removed.length > 0) {
+    const gone: Attrs = {};
+    for (const key of removed) gone[key] = undefined;
+    model.set(gone, remote({ unset: true, silent: true }));
+  }
+  b.markSynced(model);
+}
+
+const hasOwn = (o: object, key: string): boolean => Object.prototype.hasOwnProperty.call(o, key);
+
+/** Equality of parsed attribute values: dates by time, the rest as JSON. */
+function sameValue(a: unknown, b: unknown): boolean {
+  if (a instanceof Date && b instanceof Date) return a.getTime() === b.getTime();
+  if (a instanceof Date || b instanceof Date) return false;
+  return deepEqual(a, b);
 }
 
 /** The id attribute of a model, or of a collection's models. */

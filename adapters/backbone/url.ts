@@ -40,10 +40,16 @@ export function nameFromUrl(url: string, id?: unknown): string {
     .split('/')
     .filter((s) => s.length > 0)
     .map(decodeSegment);
-  if (segments.length > 1 && id !== undefined && id !== null && segments.at(-1) === String(id)) {
+  if (
+    segments.length > 1 &&
+    id !== undefined &&
+    id !== null &&
+    segments[segments.length - 1] === String(id)
+  ) {
     segments.pop();
   }
-  const name = segments.at(-1);
+  // Not `.at(-1)`: the browser bundle targets ES2019.
+  const name = segments[segments.length - 1];
   if (name === undefined || !isValidCollectionName(name)) {
     throw new TypeError(`object-sync: no collection name in url ${JSON.stringify(url)}`);
   }

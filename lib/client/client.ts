@@ -1,18 +1,22 @@
 /**
  * The object-sync client: `new ObjectSync(options)` (Node and browsers).
  *
- * Connection states: `disconnected` -> `connecting` -> `ready` (greeted by the server's `hi`) and
- * back. Only in `ready` does the outbox send. On every `ready` the client first resyncs each
- * subscribed collection (by version; a new server epoch means every version is refreshed), then
- * resends whatever was unanswered and sends what was queued, in order.
+ * Connection: `connecting` -> `connected` (greeted by the server's `hi`) -> `reconnecting` after a
+ * drop, `offline` when the application left (or reconnecting is off), `refused` when the server
+ * refused the handshake (see status.ts). Only when connected does the outbox send. On every
+ * connection the client first resends whatever was unanswered and sends what was queued, in order;
+ * once those are answered it resyncs each subscribed collection (by version, page by page; a new
+ * server epoch means every version is refreshed). A failed resync is reported and retried with backoff.
  *
- * Events: `connect()` when ready, `disconnect(reason)`, `create(obj)`, `update(obj, changes)`,
- * `destroy(id)` for the default collection, and `error(err)` for failures no callback or promise
- * receives (a refused handshake: `unauthorized`, `protocol_version`; a failed resync).
+ * Events: `connect()` when connected, `disconnect(reason)`, `status(status)` whenever `status`
+ * changes, `create(obj)`, `update(obj, changes)`, `destroy(id)` for the default collection, and
+ * `error(err)` for failures no callback or promise receives: a refused handshake (`unauthorized`,
+ * `protocol_version`), a server that cannot be reached (`unreachable`: on the 1st, 2nd, 4th, 8th...
+ * failed attempt in a row, not on each), a failed resync or refetch of any collection.
  */
 import { io, type Socket } from 'socket.io-client';
 import { Emitter } from '../emitter.js';
-import { fromWireError, SyncError } from '../errors.js';
+import { fromWireError, SyncError, type WireError } from '../errors.js';
 import type {
   ClientToServerEvents,
   HelloMessage,
@@ -28,18 +32,26 @@ import type { NodeCallback } from '../settle.js';
 import { ClientCollection, type CollectionEvents, type RequestSender } from './collection.js';
 import { resolveClientOptions, type ClientOptions, type ResolvedClientOptions } from './options.js';
 import { Outbox } from './outbox.js';
+import { makeStatus, sameStatus, type ClientStatus, type StatusState } from './status.js';
 
 /** Events of the client. */
 export type ClientEvents = CollectionEvents & {
   connect: [];
   disconnect: [reason: string];
+  status: [status: ClientStatus];
 };
 
-/** Connection state, as `state` tells it. */
+/** Connection state, as `state` tells it (older and coarser than `status.state`). */
 export type ConnectionState = 'disconnected' | 'connecting' | 'ready';
 
 /** Handshake codes after which retrying cannot help. */
 const FATAL_HANDSHAKE_CODES = new Set(['unauthorized', 'protocol_version', 'invalid_message']);
+
+/** What the page offers for its lifecycle events (absent in Node). */
+interface PageEvents {
+  addEventListener?: (event: string, fn: (e: { persisted?: boolean }) => void) => void;
+  removeEventListener?: (event: string, fn: (e: { persisted?: boolean }) => void) => void;
+}
 
 export class ObjectSync extends Emitter<ClientEvents> implements RequestSender {
   private readonly options: ResolvedClientOptions;
@@ -51,34 +63,64 @@ export class ObjectSync extends Emitter<ClientEvents> implements RequestSender {
   private seq = 0;
   private epoch: string | undefined;
   private sessionId: string | undefined;
-  private connectionState: ConnectionState = 'disconnected';
+  private phase: StatusState;
+  private lastError: WireError | undefined;
+  private current: ClientStatus;
   private retryTimer: ReturnType<typeof setTimeout> | undefined;
   private retries = 0;
+  /** Failed connection attempts in a row (an `unreachable` error is raised on the 1st, 2nd, 4th...). */
+  private failures = 0;
+  /** Counts connections (greetings), so a resync scheduled for an earlier one is dropped. */
+  private connections = 0;
+  private everConnected = false;
+  /** The client left because the page was hidden; it comes back when the page is shown again. */
+  private leftWithPage = false;
+  private closed = false;
+  private readonly page = globalThis as PageEvents;
+  private readonly onPageHide = (): void => {
+    if (this.phase === 'offline' || this.phase === 'refused') return;
+    this.disconnect();
+    this.leftWithPage = true;
+  };
+  private readonly onPageShow = (): void => {
+    if (!this.leftWithPage) return;
+    this.leftWithPage = false;
+    this.connect();
+  };
 
-  constructor(options: ClientOptions = {}) {
+  /** `options` may be the server url alone: `new ObjectSync('http://localhost:8080')`. */
+  constructor(options: ClientOptions | string = {}) {
     super();
     this.options = resolveClientOptions(options);
     this.outbox = new Outbox(
       (event, payload, ack) => this.socket!.emit(event, payload as never, ack as never),
       this.options.maxInFlight,
       this.options.requestTimeout,
+      () => this.updateStatus(),
     );
+    this.phase = 'offline';
+    this.current = makeStatus('offline', 0, undefined);
     this.defaultCollection = this.collection(DEFAULT_COLLECTION);
     // The default collection's events are the client's own (node-object-sync's API).
     const own = this.defaultCollection;
     own.on('create', (obj) => this.emit('create', obj));
-    own.on('update', (obj, changes) => this.emit('update', obj, changes));
+    own.on('update', (obj, changes, previous) => this.emit('update', obj, changes, previous));
     own.on('destroy', (id) => this.emit('destroy', id));
-    own.on('error', (err) => this.emit('error', err));
-    this.defaultCollection.subscribe().catch((err: SyncError) => this.emit('error', err));
+    this.defaultCollection.subscribe().catch(() => undefined); // a failure is raised as `error`
+    // Leaving the page is leaving on purpose (the server ends the session at once); a page shown
+    // again from the back/forward cache comes back.
+    this.page.addEventListener?.('pagehide', this.onPageHide);
+    this.page.addEventListener?.('pageshow', this.onPageShow);
     if (this.options.autoConnect) this.connect();
   }
 
-  /** Connects (again); requests made meanwhile wait in the outbox. Idempotent. */
+  /** Connects (again); requests made meanwhile wait in the outbox. Idempotent. Fires `status`. */
   connect(): this {
+    if (this.closed) throw new Error('object-sync: this client was closed');
+    this.leftWithPage = false;
     if (!this.socket) this.socket = this.createSocket();
     if (!this.socket.connected && !this.socket.active) {
-      this.connectionState = 'connecting';
+      this.setPhase(this.everConnected ? 'reconnecting' : 'connecting');
       this.socket.connect();
     }
     return this;
@@ -88,19 +130,45 @@ export class ObjectSync extends Emitter<ClientEvents> implements RequestSender {
   disconnect(): this {
     clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
+    this.leftWithPage = false;
     if (this.socket && (this.socket.connected || this.socket.active)) this.socket.disconnect();
     this.setNotReady('io client disconnect');
+    if (this.phase !== 'refused') this.setPhase('offline');
     return this;
+  }
+
+  /**
+   * Disconnects and releases everything: the page listeners, the socket, every collection's objects
+   * and listeners. Requests not answered fail with `unavailable`. The client cannot connect again.
+   */
+  close(): void {
+    if (this.closed) return;
+    this.disconnect();
+    this.closed = true;
+    this.page.removeEventListener?.('pagehide', this.onPageHide);
+    this.page.removeEventListener?.('pageshow', this.onPageShow);
+    this.outbox.failAll({ error: new SyncError('unavailable').toJSON() });
+    this.socket?.removeAllListeners();
+    this.socket = undefined;
+    for (const coll of this.collections.values()) coll.release();
+    this.collections.clear();
+    this.setPhase('offline');
   }
 
   /** Whether the client is connected and greeted (requests go out at once). */
   isConnected(): boolean {
-    return this.connectionState === 'ready';
+    return this.phase === 'connected';
   }
 
-  /** The connection state. */
+  /** The connection state: `ready` (connected), `connecting` (or reconnecting), `disconnected`. */
   get state(): ConnectionState {
-    return this.connectionState;
+    if (this.phase === 'connected') return 'ready';
+    return this.phase === 'connecting' || this.phase === 'reconnecting' ? 'connecting' : 'disconnected';
+  }
+
+  /** The status for people: `{ state, pending, error? }` (see status.ts); `status` fires on each change. */
+  get status(): ClientStatus {
+    return this.current;
   }
 
   /** This client's session id (what server handlers see as `sid`), once connected. */
@@ -108,7 +176,7 @@ export class ObjectSync extends Emitter<ClientEvents> implements RequestSender {
     return this.sessionId;
   }
 
-  /** Requests not answered yet (queued while offline, or in flight). */
+  /** Requests not answered yet (reads included; queued while offline, or in flight). */
   get pendingRequests(): number {
     return this.outbox.pending;
   }
@@ -118,7 +186,10 @@ export class ObjectSync extends Emitter<ClientEvents> implements RequestSender {
     if (!isValidCollectionName(name)) throw new TypeError(`invalid collection name: ${String(name)}`);
     let coll = this.collections.get(name);
     if (!coll) {
+      if (this.closed) throw new Error('object-sync: this client was closed');
       coll = new ClientCollection(name, this);
+      // What no callback receives (a failed resync or refetch) is the client's `error` too.
+      coll.on('error', (err) => this.emit('error', err));
       this.collections.set(name, coll);
     }
     return coll;
@@ -165,8 +236,12 @@ export class ObjectSync extends Emitter<ClientEvents> implements RequestSender {
     payload: Record<string, unknown>,
     settle: (ack: unknown) => void,
     first?: boolean,
+    late?: (ack: unknown) => void,
   ): void {
-    this.outbox.push({ event, payload, settle }, first);
+    // After a refused handshake a request would wait forever: it fails with the same error.
+    if (this.phase === 'refused' && this.lastError) return settle({ error: this.lastError });
+    if (this.closed) return settle({ error: new SyncError('unavailable').toJSON() });
+    this.outbox.push({ event, payload, settle, late }, first);
   }
 
   /** @internal */
@@ -176,7 +251,14 @@ export class ObjectSync extends Emitter<ClientEvents> implements RequestSender {
 
   /** @internal */
   isReady(): boolean {
-    return this.connectionState === 'ready';
+    return this.phase === 'connected';
+  }
+
+  /** The delay before retry number `attempt` (0-based): exponential, capped, jittered. @internal */
+  backoff(attempt: number): number {
+    const o = this.options;
+    const base = Math.min(o.reconnectionDelayMax, o.reconnectionDelay * 2 ** Math.min(attempt, 30));
+    return base * (1 + o.randomizationFactor * (Math.random() * 2 - 1));
   }
 
   // --- connection -----------------------------------------------------------------------------
@@ -200,41 +282,55 @@ export class ObjectSync extends Emitter<ClientEvents> implements RequestSender {
       o.url === undefined ? io(socketOptions) : io(o.url, socketOptions);
     socket.on('hi', (hello) => this.onHello(hello));
     socket.on('ch', (records, collection) => this.onChanges(records, collection));
-    socket.on('disconnect', (reason) => this.setNotReady(reason));
-    const page = globalThis as { addEventListener?: (event: string, fn: () => void) => void };
-    // Leaving the page is leaving on purpose: the server ends the session at once.
-    page.addEventListener?.('pagehide', () => this.disconnect());
+    socket.on('disconnect', (reason) => this.onDisconnect(reason));
     socket.on('connect_error', (err: Error & { data?: unknown }) => {
       const failure = err.data ? fromWireError(err.data) : undefined;
-      if (!failure) return; // a network error: socket.io retries by itself
+      if (!failure) return this.unreachable(err);
+      this.lastError = failure.toJSON();
       if (FATAL_HANDSHAKE_CODES.has(failure.code)) {
-        // What waits would wait forever, so it fails with the same error.
-        this.connectionState = 'disconnected';
+        // What waits would wait forever, so it fails with the same error, and so will later requests.
+        this.setPhase('refused');
         this.outbox.failAll({ error: failure.toJSON() });
         this.emit('error', failure);
       } else {
         // socket.io never retries a handshake its server's middleware refused; a server that is
         // shutting down (`unavailable`) will be back, so retry with the same backoff.
         this.retryLater();
+        this.updateStatus();
       }
     });
     return socket;
   }
 
-  /** Schedules one reconnect after an exponential, jittered delay (unless the app disconnected). */
-  private retryLater(): void {
-    const o = this.options;
-    if (!o.autoReconnect || this.retryTimer) return;
-    const base = Math.min(o.reconnectionDelayMax, o.reconnectionDelay * 2 ** this.retries++);
-    const delay = base * (1 + o.randomizationFactor * (Math.random() * 2 - 1));
-    this.connectionState = 'connecting';
-    this.retryTimer = setTimeout(() => {
-      this.retryTimer = undefined;
-      if (this.socket && !this.socket.active && this.connectionState === 'connecting') this.socket.connect();
-    }, delay);
+  /**
+   * A connection attempt failed on the network (wrong url or path, nothing listening, a proxy): the
+   * requests stay queued and socket.io retries by itself; `error` (`unreachable`) is raised on the
+   * 1st, 2nd, 4th, 8th... failure in a row, so a long outage is reported without a flood.
+   */
+  private unreachable(err: Error): void {
+    const n = ++this.failures;
+    const failure = new SyncError('unreachable', `cannot reach the server: ${String(err.message)}`);
+    this.lastError = failure.toJSON();
+    if (!this.socket?.active) this.setPhase('offline');
+    else this.updateStatus();
+    if ((n & (n - 1)) === 0) this.emit('error', failure);
   }
 
-  /** The server greets every connection first: resync, then let the outbox go. */
+  /** Schedules one reconnect after an exponential, jittered delay (unless the app disconnected). */
+  private retryLater(): void {
+    if (!this.options.autoReconnect || this.retryTimer) {
+      if (!this.options.autoReconnect) this.setPhase('offline');
+      return;
+    }
+    this.setPhase(this.everConnected ? 'reconnecting' : 'connecting');
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      const waiting = this.phase === 'connecting' || this.phase === 'reconnecting';
+      if (this.socket && !this.socket.active && waiting) this.socket.connect();
+    }, this.backoff(this.retries++));
+  }
+
+  /** The server greets every connection first: let the outbox go, then resync once it is answered. */
   private onHello(hello: HelloMessage): void {
     if (!hello || typeof hello.e !== 'string' || typeof hello.s !== 'string') {
       this.emit('error', new SyncError('invalid_message'));
@@ -246,11 +342,20 @@ export class ObjectSync extends Emitter<ClientEvents> implements RequestSender {
     this.epoch = hello.e;
     this.sessionId = hello.s;
     this.retries = 0;
-    const wasReady = this.connectionState === 'ready';
-    this.connectionState = 'ready';
-    // Resync reads go ahead of queued writes; collections are walked in reverse so the default one is first.
-    for (const coll of [...this.collections.values()].reverse()) if (coll.isSubscribed()) coll.resync();
+    this.failures = 0;
+    this.lastError = undefined;
+    const wasReady = this.phase === 'connected';
+    this.everConnected = true;
+    this.setPhase('connected');
+    const connection = ++this.connections;
     this.outbox.setReady(true);
+    // Writes resent (or queued) go first and are answered before the resync, so a resync never
+    // announces an object this client's own create in flight made (no duplicate, no orphan model).
+    this.outbox.afterPending(() => {
+      if (connection !== this.connections || this.phase !== 'connected') return;
+      // Collections are walked in reverse so the default one is first.
+      for (const coll of [...this.collections.values()].reverse()) if (coll.isSubscribed()) coll.resync();
+    });
     // A `hi` on a ready connection only asks for a resync (the server's `resyncClients()`).
     if (!wasReady) this.emit('connect');
   }
@@ -265,11 +370,36 @@ export class ObjectSync extends Emitter<ClientEvents> implements RequestSender {
     }
   }
 
+  /** The connection dropped: socket.io reconnects by itself unless the server or the app ended it. */
+  private onDisconnect(reason: string): void {
+    this.setNotReady(reason);
+    if (reason === 'io client disconnect') return;
+    if (this.socket?.active) this.setPhase('reconnecting');
+    else this.retryLater();
+  }
+
   private setNotReady(reason: string): void {
-    const wasReady = this.connectionState === 'ready';
-    this.connectionState = this.socket?.active ? 'connecting' : 'disconnected';
+    const wasReady = this.phase === 'connected';
     this.outbox.setReady(false);
-    if (wasReady) this.emit('disconnect', reason);
+    for (const coll of this.collections.values()) coll.connectionLost();
+    if (wasReady) {
+      this.setPhase(this.socket?.active ? 'reconnecting' : 'offline');
+      this.emit('disconnect', reason);
+    }
+  }
+
+  private setPhase(phase: StatusState): void {
+    this.phase = phase;
+    this.updateStatus();
+  }
+
+  /** Recomputes `status`; fires `status` when anything in it changed. */
+  private updateStatus(): void {
+    if (!this.outbox) return;
+    const next = makeStatus(this.phase, this.outbox.pendingWrites, this.lastError);
+    if (sameStatus(next, this.current)) return;
+    this.current = next;
+    this.emit('status', next);
   }
 }
 

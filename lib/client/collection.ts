@@ -9,9 +9,10 @@
  *   updates still in flight, so `save(n=1)` then `save(n=0)` sends both.
  * - A subscribed collection is mirrored: subscribing (and every reconnect) resyncs it by version.
  *
- * Events: `create(obj)`, `update(obj, changes)`, `destroy(id)`, `error(err)`.
+ * Events: `create(obj)`, `update(obj, changes)`, `destroy(id)`, `error(err)` (a failed resync or
+ * refetch), `synced()` (a resync is complete).
  */
-import { applyDiff, clone, deepEqual } from '../diff.js';
+import { applyDiff, isEmptyDiff, toJson, writeDiff } from '../diff.js';
 import { Emitter } from '../emitter.js';
 import { fromWireError, SyncError } from '../errors.js';
 import type {
@@ -27,14 +28,18 @@ import type {
 import { DEFAULT_COLLECTION, isErrorAck, isValidId } from '../protocol.js';
 import type { NodeCallback } from '../settle.js';
 import { Outcome } from './outcome.js';
+import { subPage } from './resync.js';
 import { IdentityMap, keyOf, type Effect } from './identity-map.js';
 
 /** Events of a client collection (and of the client, for the default collection). */
 export type CollectionEvents = {
   create: [obj: StoredObject];
-  update: [obj: StoredObject, changes: Record<string, unknown>];
+  /** `previous`: each changed property's value before the change (`undefined`: it was absent). */
+  update: [obj: StoredObject, changes: Record<string, unknown>, previous: Record<string, unknown>];
   destroy: [id: Id];
   error: [err: SyncError];
+  /** A resync is complete: the collection equals the server's (as of its pages). */
+  synced: [];
 };
 
 /** What a collection needs from its client. @internal */
@@ -44,21 +49,42 @@ export interface RequestSender {
     payload: Record<string, unknown>,
     settle: (ack: unknown) => void,
     first?: boolean,
+    late?: (ack: unknown) => void,
   ): void;
   nextSeq(): number;
   isReady(): boolean;
+  /** The delay before retry number `attempt` (0-based). */
+  backoff(attempt: number): number;
 }
+
+/** One update of this client not answered yet: what it sets and removes, and its caller's tag. */
+export interface PendingWrite {
+  readonly id: Id;
+  readonly set: Record<string, unknown>;
+  readonly unset: readonly string[];
+  readonly tag: unknown;
+}
+
+const NO_WRITES: readonly PendingWrite[] = Object.freeze([]);
 
 export class ClientCollection extends Emitter<CollectionEvents> {
   /** @internal */
   readonly map = new IdentityMap();
   private subscribed = false;
-  private readonly pendingPatches = new Map<
-    string,
-    Array<{ set: Record<string, unknown>; unset: string[] }>
-  >();
+  /** `subscribe()` calls not ended by `unsubscribe()`. */
+  private subscribers = 0;
+  /** Whether the collection was resynced since the client last connected (see `knowsServerState`). */
+  private mirrored = false;
+  /** Counts resyncs, so the pages and retries of a superseded one stop. */
+  private resyncRun = 0;
+  private resyncFailures = 0;
+  private retryTimer: ReturnType<typeof setTimeout> | undefined;
+  /** This client's updates not answered yet, per object key, oldest first. */
+  private readonly pending = new Map<string, PendingWrite[]>();
   private readonly refetching = new Set<string>();
   private readonly waiters: Array<Outcome<void>> = [];
+  /** The `subscribe()` calls the resync running now settles. */
+  private readonly resyncing: Array<Outcome<void>> = [];
 
   /** @internal */
   constructor(
@@ -88,10 +114,12 @@ export class ClientCollection extends Emitter<CollectionEvents> {
    * expected state, `undefined` removing one. Resolves with the live object.
    */
   save(obj: SyncObject, cb?: NodeCallback<StoredObject>): Promise<StoredObject> {
-    const out = new Outcome<StoredObject>(cb);
+    // A programming mistake, not a runtime failure: it throws at once.
     if (obj === null || typeof obj !== 'object' || Array.isArray(obj)) {
-      out.fail(new SyncError('invalid_message'));
-    } else if (obj.id === undefined || obj.id === null) {
+      throw new TypeError(`object-sync: save() takes an object, not ${describe(obj)}`);
+    }
+    const out = new Outcome<StoredObject>(cb);
+    if (obj.id === undefined || obj.id === null) {
       this.create(obj, out);
     } else if (!isValidId(obj.id)) {
       out.fail(new SyncError('invalid_id'));
@@ -124,14 +152,30 @@ export class ClientCollection extends Emitter<CollectionEvents> {
   /** Lists the collection (the server's `list` handler gets `query`); resolves with live objects. */
   list(query?: JsonValue, cb?: NodeCallback<StoredObject[]>): Promise<StoredObject[]> {
     const out = new Outcome<StoredObject[]>(cb);
-    this.read<'list'>('list', query === undefined ? {} : { w: query }, out, (ack, tick) => {
-      const effects = ack.r.map((found) => this.map.apply(tupleRecord(found), tick));
-      const result = ack.r
-        .map(([, obj]) => this.map.get(obj.id))
-        .filter((o): o is StoredObject => o !== undefined);
-      return { result, effects };
-    });
+    this.listPage(query, undefined, [], out);
     return out.promise;
+  }
+
+  /** Reads one page of a list (after id `cursor`), then the next, until the server says no more. */
+  private listPage(
+    query: JsonValue | undefined,
+    cursor: Id | undefined,
+    ids: Id[],
+    out: Outcome<StoredObject[]>,
+  ): void {
+    const payload: Record<string, unknown> = query === undefined ? {} : { w: query };
+    if (cursor !== undefined) payload.k = cursor;
+    const page = new Outcome<Id | undefined>((err, next) => {
+      if (err) return out.fail(err as SyncError);
+      if (next !== undefined) return this.listPage(query, next, ids, out);
+      out.succeed(ids.map((id) => this.map.get(id)).filter((o): o is StoredObject => o !== undefined));
+    });
+    page.promise.catch(() => undefined);
+    this.read<'list'>('list', payload, page, (ack, tick) => {
+      const effects = ack.r.map((found) => this.map.apply(tupleRecord(found), tick));
+      for (const [, obj] of ack.r) ids.push(obj.id);
+      return { result: ack.k, effects };
+    });
   }
 
   /** Destroys an object by id. */
@@ -141,10 +185,14 @@ export class ClientCollection extends Emitter<CollectionEvents> {
       out.fail(new SyncError('invalid_id'));
       return out.promise;
     }
-    this.write<'destroy'>('destroy', { i: id }, out, (ack) => ({
-      result: undefined,
-      effect: this.map.apply(ack.r),
-    }));
+    this.send<'destroy'>(
+      'destroy',
+      { i: id },
+      out,
+      (ack) => ({ result: undefined, effect: this.map.apply(ack.r) }),
+      undefined,
+      id,
+    );
     return out.promise;
   }
 
@@ -153,6 +201,7 @@ export class ClientCollection extends Emitter<CollectionEvents> {
    * server's. Resubscribed automatically after every reconnect.
    */
   subscribe(cb?: NodeCallback<void>): Promise<void> {
+    this.subscribers++;
     this.subscribed = true;
     const out = new Outcome<void>(cb);
     // When offline, the subscription goes out (and this settles) with the resync on connect.
@@ -161,10 +210,24 @@ export class ClientCollection extends Emitter<CollectionEvents> {
     return out.promise;
   }
 
-  /** Stops receiving this collection's changes (the live objects stay, no longer updated). */
+  /**
+   * Ends one `subscribe()`: subscriptions are counted, and the last one to end stops the collection's
+   * changes and releases its objects (those with writes pending stay until answered; live objects
+   * the application holds stay valid, no longer updated).
+   */
   unsubscribe(cb?: NodeCallback<void>): Promise<void> {
-    this.subscribed = false;
     const out = new Outcome<void>(cb);
+    if (this.subscribers > 0) this.subscribers--;
+    if (this.subscribers > 0) {
+      out.succeed(undefined);
+      return out.promise;
+    }
+    this.subscribed = false;
+    this.mirrored = false;
+    this.resyncRun++;
+    clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    this.map.retainOnly((key) => this.pending.has(key));
     this.sender.send('unsub', this.envelope({}), (ack) => {
       if (isErrorAck(ack)) out.fail(fromWireError(ack.error));
       else out.succeed(undefined);
@@ -172,24 +235,70 @@ export class ClientCollection extends Emitter<CollectionEvents> {
     return out.promise;
   }
 
-  /** Resends the subscription with the versions held, and applies the answer. @internal */
+  /**
+   * Resends the subscription with the versions held, page by page (see resync.ts), applying each
+   * answer. When all pages are in, fires `synced` and settles the `subscribe()` calls waiting. A
+   * failure fails them, fires `error`, and is retried with backoff while subscribed and connected.
+   * A newer resync (a reconnect) supersedes one still running. @internal
+   */
   resync(): void {
-    const waiting = this.waiters.splice(0);
-    const done = new Outcome<void>(undefined);
-    done.promise.then(
-      () => waiting.forEach((w) => w.succeed(undefined)),
-      (err: SyncError) => {
-        if (waiting.length === 0) this.emit('error', err);
-        waiting.forEach((w) => w.fail(err));
-      },
-    );
+    clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    const run = ++this.resyncRun;
+    this.resyncing.push(...this.waiters.splice(0));
+    this.resyncPage(run, undefined);
+  }
+
+  private resyncPage(run: number, cursor: Id | undefined): void {
+    const page = subPage(this.map.versions(), cursor);
+    const done = new Outcome<Id | undefined>((err, next) => {
+      if (run !== this.resyncRun) return;
+      if (err) return this.resyncFailed(run, err as SyncError);
+      if (next !== undefined) return this.resyncPage(run, next);
+      this.resyncFailures = 0;
+      this.mirrored = this.subscribed && this.sender.isReady();
+      this.emit('synced');
+      this.resyncing.splice(0).forEach((w) => w.succeed(undefined));
+    });
+    done.promise.catch(() => undefined);
     this.read<'sub'>(
       'sub',
-      { h: this.map.versions() },
+      { ...page },
       done,
-      (ack, tick) => ({ result: undefined, effects: ack.r.map((record) => this.map.apply(record, tick)) }),
+      (ack, tick) => {
+        const effects = ack.r.map((record) => this.map.apply(record, tick));
+        return { result: ack.k ?? page.t, effects };
+      },
       true,
     );
+  }
+
+  private resyncFailed(run: number, err: SyncError): void {
+    this.emit('error', err);
+    this.resyncing.splice(0).forEach((w) => w.fail(err));
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = undefined;
+      if (run === this.resyncRun && this.subscribed && this.sender.isReady()) this.resync();
+    }, this.sender.backoff(this.resyncFailures++));
+  }
+
+  /** Forgets everything (the client is closed): objects, pending writes, listeners, timers. @internal */
+  release(): void {
+    clearTimeout(this.retryTimer);
+    this.retryTimer = undefined;
+    this.resyncRun++;
+    this.subscribed = false;
+    this.mirrored = false;
+    this.map.clear();
+    this.pending.clear();
+    this.waiters.splice(0);
+    this.resyncing.splice(0);
+    for (const event of ['create', 'update', 'destroy', 'error', 'synced'] as const) this.off(event);
+  }
+
+  /** The connection dropped: changes may be missed until the next resync. @internal */
+  connectionLost(): void {
+    this.mirrored = false;
   }
 
   /** Applies a change pushed by the server. @internal */
@@ -197,21 +306,41 @@ export class ClientCollection extends Emitter<CollectionEvents> {
     if (this.subscribed) this.raise(this.map.apply(record));
   }
 
-  /** The expected state of an object: the live one plus this client's updates still in flight. */
-  private expected(id: Id): Record<string, unknown> | undefined {
-    const live = this.map.get(id);
-    const patches = this.pendingPatches.get(keyOf(id));
-    if (!live) return undefined;
-    if (!patches) return live;
-    const state = clone(live) as Record<string, unknown>;
-    for (const p of patches) applyDiff(state, p.set, p.unset);
+  /**
+   * The state the server is expected to reach for an id: what it last confirmed plus this client's
+   * writes still pending, in order. `undefined` for an object the client does not hold. @internal
+   */
+  expected(id: Id): Record<string, unknown> | undefined {
+    const state = this.map.confirmed(id) as Record<string, unknown> | undefined;
+    if (!state) return undefined;
+    for (const w of this.pending.get(keyOf(id)) ?? []) applyDiff(state, w.set, w.unset);
     return state;
   }
 
+  /** A copy of what the server last confirmed for an id. @internal */
+  confirmed(id: Id): StoredObject | undefined {
+    return this.map.confirmed(id);
+  }
+
+  /** This client's writes to an id not answered yet, oldest first. @internal */
+  pendingWrites(id: Id): readonly PendingWrite[] {
+    return this.pending.get(keyOf(id)) ?? NO_WRITES;
+  }
+
+  /**
+   * Whether the client knows the server's current state of an object, so that a write may leave out
+   * what is already there: the collection is subscribed, connected, resynced since it connected, and
+   * holds the object at a known version. Otherwise (a copy fetched once, possibly stale) every given
+   * key travels, so that a save is never lost against a stale copy.
+   */
+  private knowsServerState(id: Id): boolean {
+    return this.mirrored && this.sender.isReady() && (this.map.entry(id)?.v ?? 0) > 0;
+  }
+
   private create(obj: SyncObject, out: Outcome<StoredObject>): void {
-    const o = clone(obj) as Record<string, unknown>;
+    const o = toJson(obj) as Record<string, unknown>;
     delete o.id;
-    this.write<'create'>('create', { o }, out, (ack) => {
+    this.send<'create'>('create', { o }, out, (ack) => {
       const effect = this.map.apply(ack.r);
       // A removal: the create was applied, but its object is gone since (or hidden from this client):
       // it resolves with what was created as this client knows it, outside the identity map.
@@ -219,91 +348,135 @@ export class ClientCollection extends Emitter<CollectionEvents> {
     });
   }
 
-  private update(obj: StoredObject, out: Outcome<StoredObject>): void {
-    const base = this.expected(obj.id);
-    const set: Record<string, unknown> = {};
-    const unset: string[] = [];
-    for (const key of Object.keys(obj)) {
-      if (key === 'id') continue;
-      const value = obj[key];
-      if (value === undefined) {
-        if (!base || Object.prototype.hasOwnProperty.call(base, key)) unset.push(key);
-      } else if (!base || !deepEqual(base[key], value)) {
-        set[key] = clone(value);
-      }
+  /**
+   * Sends an update of `given` (`undefined` removes a key), diffed against the expected state when the
+   * client knows it (see `knowsServerState`), and records it as pending until answered; `tag` is kept
+   * with the pending write for whoever asks (the Backbone adapter marks its optimistic writes).
+   * Returns the pending write (what was sent). @internal
+   */
+  change(obj: StoredObject, tag: unknown, cb?: NodeCallback<StoredObject>): PendingWrite {
+    const out = new Outcome<StoredObject>(cb);
+    return this.update(obj, out, tag);
+  }
+
+  private update(obj: StoredObject, out: Outcome<StoredObject>, tag?: unknown): PendingWrite {
+    const id = obj.id;
+    // Against the confirmed state; a key a pending write names always travels: that write may yet be
+    // refused, and then this one must still say what it wants (`save(n=1)` then `save(n=0)` sends both).
+    const pending = this.pending.get(keyOf(id)) ?? NO_WRITES;
+    const named = (key: string): boolean =>
+      pending.some((w) => Object.prototype.hasOwnProperty.call(w.set, key) || w.unset.includes(key));
+    const d = writeDiff(this.knowsServerState(id) ? this.map.confirmed(id) : undefined, obj, named);
+    const write: PendingWrite = { id, set: d.set, unset: d.unset, tag };
+    const key = keyOf(id);
+    const list = this.pending.get(key) ?? [];
+    list.push(write);
+    this.pending.set(key, list);
+    const payload: Record<string, unknown> = { i: id, b: this.map.entry(id)?.v ?? 0 };
+    if (!isEmptyDiff(d)) {
+      if (Object.keys(d.set).length > 0) payload.s = d.set;
+      if (d.unset.length > 0) payload.u = d.unset;
     }
-    const key = keyOf(obj.id);
-    const patch = { set, unset };
-    const patches = this.pendingPatches.get(key) ?? [];
-    patches.push(patch);
-    this.pendingPatches.set(key, patches);
-    const payload: Record<string, unknown> = { i: obj.id, b: this.map.entry(obj.id)?.v ?? 0 };
-    if (Object.keys(set).length > 0) payload.s = set;
-    if (unset.length > 0) payload.u = unset;
+    // Settled before the answer is applied, so the expected state never counts it twice.
     const release = (): void => {
-      const list = this.pendingPatches.get(key);
-      if (!list) return;
-      list.splice(list.indexOf(patch), 1);
-      if (list.length === 0) this.pendingPatches.delete(key);
+      const at = list.indexOf(write);
+      if (at >= 0) list.splice(at, 1);
+      if (list.length === 0 && this.pending.get(key) === list) this.pending.delete(key);
     };
-    this.write<'update'>(
+    this.send<'update'>(
       'update',
       payload,
       out,
       (ack) => {
         release();
         const effect = ack.r ? this.map.apply(ack.r) : NO_EFFECT;
-        const live = this.map.get(obj.id);
-        if (!live) throw new SyncError('not_found');
+        const live = this.map.get(id);
+        // The answer says the object is gone: the write fails, and its removal is still raised.
+        if (!live) return { result: undefined, effect, failure: new SyncError('not_found') };
         return { result: live, effect };
       },
       release,
+      id,
     );
+    return write;
   }
 
-  /** Sends a write (it gets a sequence number) and settles `out` from its ack. */
-  private write<E extends 'create' | 'update' | 'destroy'>(
+  /**
+   * Sends a write (it gets a sequence number) and settles `out` from its ack. A write to `id` that
+   * timed out may still have been applied: the object is read back first, so the caller (and a
+   * rollback) settles on the server's state, then the write fails with `timeout`.
+   */
+  private send<E extends 'create' | 'update' | 'destroy'>(
     event: E,
     payload: Record<string, unknown>,
     out: Outcome<never> | Outcome<StoredObject> | Outcome<void>,
-    onAnswer: (ack: AnswerMap[E]) => { result: unknown; effect: Effect },
+    onAnswer: (ack: AnswerMap[E]) => { result: unknown; effect: Effect; failure?: SyncError },
     onError?: () => void,
+    id?: Id,
   ): void {
     const body = this.envelope({ ...payload, q: this.sender.nextSeq() });
-    this.sender.send(event, body, (ack) => {
-      if (isErrorAck(ack)) {
-        onError?.();
-        return (out as Outcome<unknown>).fail(fromWireError(ack.error));
-      }
-      let answered: { result: unknown; effect: Effect };
+    const late = (ack: unknown): void => {
+      if (isErrorAck(ack)) return;
       try {
-        answered = onAnswer(ack as AnswerMap[E]);
-      } catch (err) {
-        return (out as Outcome<unknown>).fail(
-          err instanceof SyncError ? err : new SyncError('invalid_message'),
-        );
+        const effect = onAnswer(ack as AnswerMap[E]).effect;
+        this.raise(effect);
+      } catch {
+        // A late answer that no longer fits (the object is gone) tells nothing more.
       }
-      const effect = answered.effect;
-      if (effect.type === 'gap') {
-        // The answer does not follow the version held (e.g. versions were forgotten after a server
-        // restart): the write settles once the object was read whole, never with a stale object.
-        this.refetch(effect.id, () => {
-          const live = this.map.get(effect.id);
-          if (live) (out as Outcome<unknown>).succeed(live);
-          else (out as Outcome<unknown>).fail(new SyncError('not_found'));
-        });
-        return;
-      }
-      (out as Outcome<unknown>).succeed(answered.result);
-      this.raise(effect);
-    });
+    };
+    this.sender.send(
+      event,
+      body,
+      (ack) => {
+        if (isErrorAck(ack)) {
+          onError?.();
+          const failure = fromWireError(ack.error);
+          if (failure.code === 'timeout' && id !== undefined) {
+            return this.refetch(id, () => (out as Outcome<unknown>).fail(failure), true);
+          }
+          return (out as Outcome<unknown>).fail(failure);
+        }
+        let answered: { result: unknown; effect: Effect; failure?: SyncError };
+        try {
+          answered = onAnswer(ack as AnswerMap[E]);
+        } catch (err) {
+          return (out as Outcome<unknown>).fail(
+            err instanceof SyncError ? err : new SyncError('invalid_message'),
+          );
+        }
+        const effect = answered.effect;
+        if (answered.failure) {
+          (out as Outcome<unknown>).fail(answered.failure);
+          return this.raise(effect);
+        }
+        if (effect.type === 'gap') {
+          // The answer does not follow the version held (e.g. versions were forgotten after a server
+          // restart): the write settles once the object was read whole, never with a stale object.
+          this.refetch(effect.id, () => {
+            const live = this.map.get(effect.id);
+            if (live) (out as Outcome<unknown>).succeed(live);
+            else (out as Outcome<unknown>).fail(new SyncError('not_found'));
+          });
+          return;
+        }
+        (out as Outcome<unknown>).succeed(answered.result);
+        this.raise(effect);
+      },
+      false,
+      late,
+    );
   }
 
   /** Sends a read; its records are applied as of the moment it was sent (see IdentityMap). */
   private read<E extends 'fetch' | 'list' | 'sub'>(
     event: E,
     payload: Record<string, unknown>,
-    out: Outcome<never> | Outcome<Array<StoredObject | null>> | Outcome<StoredObject[]> | Outcome<void>,
+    out:
+      | Outcome<never>
+      | Outcome<Array<StoredObject | null>>
+      | Outcome<StoredObject[]>
+      | Outcome<void>
+      | Outcome<Id | undefined>,
     onAnswer: (ack: AnswerMap[E], tick: number) => { result: unknown; effects: Effect[] },
     first = false,
   ): void {
@@ -338,7 +511,7 @@ export class ClientCollection extends Emitter<CollectionEvents> {
         this.emit('create', effect.obj);
         break;
       case 'update':
-        this.emit('update', effect.obj, effect.changes);
+        this.emit('update', effect.obj, effect.changes, effect.previous);
         break;
       case 'destroy':
         this.emit('destroy', effect.id);
@@ -351,8 +524,12 @@ export class ClientCollection extends Emitter<CollectionEvents> {
     }
   }
 
-  /** Heals a version gap: reads the object whole (once at a time per object). */
-  private refetch(id: Id, then?: () => void): void {
+  /**
+   * Heals a version gap: reads the object whole (once at a time per object). `refresh` (after a write
+   * timed out) takes the object read even at the version held: a write still running on the server
+   * may have changed it before its new version is counted.
+   */
+  private refetch(id: Id, then?: () => void, refresh = false): void {
     const key = keyOf(id);
     // A write waiting for the object reads it anew: a read already on its way may predate the write.
     if (!then && this.refetching.has(key)) return;
@@ -368,7 +545,9 @@ export class ClientCollection extends Emitter<CollectionEvents> {
     });
     this.read<'fetch'>('fetch', { i: [id] }, out, (ack, tick) => {
       const found = ack.r[0];
-      const effect = found ? this.map.apply(tupleRecord(found), tick) : this.map.removeUnlessNewer(id, tick);
+      const effect = found
+        ? this.map.apply(tupleRecord(found), tick, refresh)
+        : this.map.removeUnlessNewer(id, tick);
       return { result: [this.map.get(id) ?? null], effects: [effect] };
     });
   }
@@ -379,6 +558,13 @@ export class ClientCollection extends Emitter<CollectionEvents> {
 }
 
 const NO_EFFECT: Effect = { type: 'none' };
+
+/** How a wrong argument is named in an error message. */
+function describe(value: unknown): string {
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  return typeof value === 'string' ? 'a string' : `${typeof value} ${String(value)}`;
+}
 
 function tupleRecord([v, obj]: VersionedTuple): ChangeRecord {
   return { k: 'c', i: obj.id, v, o: obj };

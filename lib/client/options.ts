@@ -42,8 +42,33 @@ export interface ResolvedClientOptions {
   transports: ClientOptions['transports'];
 }
 
-/** Applies defaults to a copy; throws at once on a configuration mistake. */
-export function resolveClientOptions(options: ClientOptions): ResolvedClientOptions {
+/** Every option name (an unknown one is a mistake: a TypeError at once, not silence). */
+const OPTION_NAMES: ReadonlySet<string> = new Set([
+  'url',
+  'path',
+  'autoConnect',
+  'autoReconnect',
+  'reconnectionDelay',
+  'reconnectionDelayMax',
+  'randomizationFactor',
+  'requestTimeout',
+  'auth',
+  'maxInFlight',
+  'transports',
+]);
+
+/**
+ * Applies defaults to a copy; throws at once on a configuration mistake (an unknown option name, a
+ * wrong value). `options` may be the server url alone: `new ObjectSync('http://host:8080')`.
+ */
+export function resolveClientOptions(given: ClientOptions | string | undefined): ResolvedClientOptions {
+  const options: ClientOptions = typeof given === 'string' ? { url: given } : (given ?? {});
+  if (options === null || typeof options !== 'object' || Array.isArray(options)) {
+    throw new TypeError('object-sync: the client takes an options object or a url string');
+  }
+  for (const name of Object.keys(options)) {
+    if (!OPTION_NAMES.has(name)) throw new TypeError(`object-sync: unknown client option "${name}"`);
+  }
   const resolved: ResolvedClientOptions = {
     url: options.url,
     path: options.path ?? DEFAULT_PATH,

@@ -5,7 +5,10 @@
  * - Requests are sent in the order they were made, at most `maxInFlight` unanswered at once.
  * - While disconnected nothing is sent; on reconnect every unanswered request is sent again, in
  *   order, with the same payload (writes keep their sequence number, so the server applies them once).
- * - Each send has a timer (`requestTimeout`); when it fires the request fails with `timeout`.
+ * - Each send has a timer (`requestTimeout`); when it fires the request fails with `timeout`, and an
+ *   answer that still comes later goes to the item's `late` (the write may have been applied).
+ * - `afterPending(fn)` runs `fn` once every request queued before it is settled (the client resyncs
+ *   only after the writes resent on reconnect are answered).
  * - The answer is delivered synchronously from the ack callback (no microtask in between), so a
  *   request's callback runs before any event that arrived after its ack.
  */
@@ -16,11 +19,15 @@ export interface OutboxItem {
   readonly payload: Record<string, unknown>;
   /** Receives the ack (an answer or `{ error }`) exactly once. */
   readonly settle: (ack: unknown) => void;
+  /** Receives an answer that arrived after the request had timed out (it tells the server's state). */
+  readonly late?: (ack: unknown) => void;
 }
 
 interface Slot {
   item: OutboxItem;
   sent: boolean;
+  /** Failed with `timeout`: its real answer, if it ever comes, goes to `late`. */
+  timedOut: boolean;
   attempt: number;
   timer: ReturnType<typeof setTimeout> | undefined;
 }
@@ -32,26 +39,45 @@ export type Emit = (
   ack: (answer: unknown) => void,
 ) => void;
 
+const WRITES: ReadonlySet<RequestEvent> = new Set(['create', 'update', 'destroy']);
+
 export class Outbox {
   private readonly slots: Slot[] = [];
   private sending = 0;
   private ready = false;
+  private barriers: Array<{ waiting: Set<Slot>; fn: () => void }> = [];
+
+  private writes = 0;
 
   constructor(
     private readonly emit: Emit,
     private readonly maxInFlight: number,
     private readonly requestTimeout: number,
+    /** Told whenever the number of writes not answered changes. */
+    private readonly onWritesChanged: () => void = () => undefined,
   ) {}
+
+  /** Writes (create, update, destroy) not answered yet. */
+  get pendingWrites(): number {
+    return this.writes;
+  }
+
+  private countWrite(item: OutboxItem, delta: number): void {
+    if (!WRITES.has(item.event)) return;
+    this.writes += delta;
+    this.onWritesChanged();
+  }
 
   /** Queues a request (`first`: ahead of everything not yet sent, for resync reads). */
   push(item: OutboxItem, first = false): void {
-    const slot: Slot = { item, sent: false, attempt: 0, timer: undefined };
+    const slot: Slot = { item, sent: false, timedOut: false, attempt: 0, timer: undefined };
     if (first) {
       const at = this.slots.findIndex((s) => !s.sent);
       this.slots.splice(at < 0 ? this.slots.length : at, 0, slot);
     } else {
       this.slots.push(slot);
     }
+    this.countWrite(item, 1);
     this.pump();
   }
 
@@ -69,6 +95,16 @@ export class Outbox {
     this.pump();
   }
 
+  /**
+   * Runs `fn` once every request queued now has settled (at once when none is). Each waits for its
+   * own slots only, so requests queued later do not delay it.
+   */
+  afterPending(fn: () => void): void {
+    const waiting = new Set(this.slots);
+    if (waiting.size === 0) return fn();
+    this.barriers.push({ waiting, fn });
+  }
+
   /** Requests not yet answered. */
   get pending(): number {
     return this.slots.length;
@@ -78,7 +114,9 @@ export class Outbox {
   failAll(ack: unknown): void {
     for (const slot of this.slots.splice(0)) {
       clearTimeout(slot.timer);
+      this.countWrite(slot.item, -1);
       slot.item.settle(ack);
+      this.passed(slot);
     }
     this.sending = 0;
   }
@@ -95,11 +133,14 @@ export class Outbox {
     slot.sent = true;
     const attempt = ++slot.attempt;
     this.sending++;
-    slot.timer = setTimeout(
-      () => this.finish(slot, attempt, { error: { code: 'timeout' } }),
-      this.requestTimeout,
-    );
-    this.emit(slot.item.event, slot.item.payload, (answer) => this.finish(slot, attempt, answer));
+    slot.timer = setTimeout(() => {
+      slot.timedOut = true;
+      this.finish(slot, attempt, { error: { code: 'timeout' } });
+    }, this.requestTimeout);
+    this.emit(slot.item.event, slot.item.payload, (answer) => {
+      if (slot.timedOut && slot.attempt === attempt) return slot.item.late?.(answer);
+      this.finish(slot, attempt, answer);
+    });
   }
 
   private finish(slot: Slot, attempt: number, answer: unknown): void {
@@ -110,7 +151,22 @@ export class Outbox {
     this.slots.splice(at, 1);
     clearTimeout(slot.timer);
     this.sending--;
+    this.countWrite(slot.item, -1);
     slot.item.settle(answer);
+    this.passed(slot);
     this.pump();
+  }
+
+  /** A slot settled: runs the barriers that waited for it alone. */
+  private passed(slot: Slot): void {
+    if (this.barriers.length === 0) return;
+    const due: Array<() => void> = [];
+    this.barriers = this.barriers.filter((b) => {
+      b.waiting.delete(slot);
+      if (b.waiting.size > 0) return true;
+      due.push(b.fn);
+      return false;
+    });
+    for (const fn of due) fn();
   }
 }

@@ -23,8 +23,11 @@ export interface WatchedPage {
   foreign: string[];
 }
 
-/** Launches Chromium, or fails with a message that says what to install. */
-export async function launch(): Promise<Browser> {
+/**
+ * Launches Chromium, or fails with a message that says what to install. `bfcache`: keep Chromium's
+ * back/forward cache on (playwright turns it off by default).
+ */
+export async function launch(options: { bfcache?: boolean } = {}): Promise<Browser> {
   if (!existsSync(CHROMIUM)) {
     throw new Error(
       `browser specs need Chromium at ${CHROMIUM}: apt-get install chromium (or set CHROMIUM_PATH)`,
@@ -32,6 +35,7 @@ export async function launch(): Promise<Browser> {
   }
   return chromium.launch({
     executablePath: CHROMIUM,
+    ...(options.bfcache ? { ignoreDefaultArgs: ['--disable-back-forward-cache'] } : {}),
     args: [
       '--headless',
       '--no-sandbox',

@@ -145,19 +145,21 @@
 
   var $status = $('#status');
   var $count = $('#count');
+  // The style sheet's classes: connected -> ready, (re)connecting -> connecting, else disconnected.
+  var CLASSES = { connected: 'ready', connecting: 'connecting', reconnecting: 'connecting' };
+  var LABELS = { connected: 'connected', connecting: 'connecting…', reconnecting: 'reconnecting…' };
   function showStatus() {
-    var state = client.state;
-    var queued = client.pendingRequests;
-    $status
-      .attr('class', state)
-      .text(state === 'ready' ? 'connected' : state === 'connecting' ? 'reconnecting…' : 'offline');
-    $count.text(state === 'ready' ? '' : queued ? queued + ' queued change' + (queued === 1 ? '' : 's') : '');
+    var status = client.status;
+    var queued = status.pending;
+    $status.attr('class', CLASSES[status.state] || 'disconnected').text(LABELS[status.state] || status.state);
+    $count.text(
+      status.state === 'connected' ? '' : queued ? queued + ' queued change' + (queued === 1 ? '' : 's') : '',
+    );
   }
-  client.on('connect', showStatus);
-  client.on('disconnect', showStatus);
+  // The client says when anything of its status changes: no polling.
+  client.on('status', showStatus);
   client.on('error', function (err) {
     if (window.console) console.warn('object-sync:', err.code, err.message);
   });
-  setInterval(showStatus, 250);
   showStatus();
 })();

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import Backbone from 'backbone';
-import { backboneSync } from '../../../adapters/backbone/index.js';
+import { backboneSync, SyncedCollection } from '../../../adapters/backbone/index.js';
 import { SyncError } from '../../../lib/errors.js';
 import { gate, next, settled, setup, teardown } from './support.js';
 
@@ -54,15 +54,28 @@ describe('backbone sync: the Backbone.sync contract', () => {
     expect(spy.lists).to.deep.equal([{ a: 'a', one: 1 }]);
   });
 
-  it('update sends only what changed; attributes the model no longer has are removed', async () => {
-    const { Todo, spy, clients } = await todos();
-    const todo = new Todo({ title: 'a', done: false, tag: 'x' });
-    await todo.save();
+  it('update of a mirrored collection sends only what changed; attributes the model unset are removed', async () => {
+    const { spy, clients } = await todos();
+    const list = new SyncedCollection([], { client: clients[0] });
+    list.url = '/todos';
+    await list.ready();
+    const todo = list.create({ title: 'a', done: false, tag: 'x' });
+    await next(todo, 'sync');
     todo.unset('tag');
     await todo.save({ done: true });
     expect(spy.updates).to.have.length(1);
     expect(spy.updates[0]).to.have.all.keys('id', 'done', 'tag');
     expect(spy.updates[0]).to.deep.include({ id: 1, done: true, tag: undefined });
+    expect(clients[0].collection('todos').get(1)).to.deep.equal({ id: 1, title: 'a', done: true });
+  });
+
+  it('update of a collection the client does not mirror sends every attribute (its copy may be stale)', async () => {
+    const { Todo, spy, clients } = await todos();
+    const todo = new Todo({ title: 'a', done: false, tag: 'x' });
+    await todo.save();
+    todo.unset('tag');
+    await todo.save({ done: true });
+    expect(spy.updates).to.deep.equal([{ id: 1, title: 'a', done: true, tag: undefined }]);
     expect(clients[0].collection('todos').get(1)).to.deep.equal({ id: 1, title: 'a', done: true });
   });
 

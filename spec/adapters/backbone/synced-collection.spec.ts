@@ -169,7 +169,7 @@ describe('backbone SyncedCollection', () => {
     expect(err.code).to.equal('unknown_collection');
   });
 
-  it('detach() stops mirroring', async () => {
+  it('detach() (now dispose()) stops mirroring', async () => {
     const { clients } = await setup(2);
     const todos = new Todos([], { client: clients[0] });
     const watcher = new Todos([], { client: clients[0] });

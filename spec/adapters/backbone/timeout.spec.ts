@@ -1,0 +1,64 @@
+/**
+ * Issue 13 item 8: a write that times out on the client may still have been applied. The client reads
+ * the object back before failing the write, so the model settles on the server's state (not on a
+ * rollback to what the server no longer has); an answer that comes after all is applied too.
+ */
+import { expect } from 'chai';
+import Backbone from 'backbone';
+import { backboneSync } from '../../../adapters/backbone/index.js';
+import { MemoryStore } from '../../../lib/index.js';
+import type { SyncError } from '../../../lib/errors.js';
+import { connectClient, startServer, waitFor } from '../../support/harness.js';
+import { gate, next, teardown } from './support.js';
+
+/** A server whose `todos` updates are applied at once but answered only when `answer` opens. */
+async function slowAnswers() {
+  const store = new MemoryStore();
+  const answer = gate();
+  const server = await startServer(undefined, { autoCollections: true });
+  server.sync.collection('todos', {
+    ...store.handlers(),
+    update: async (patch) => {
+      const stored = await store.update(patch);
+      await answer.promise;
+      return stored;
+    },
+  });
+  return { server, answer };
+}
+
+describe('backbone sync: a write that times out', () => {
+  afterEach(teardown);
+
+  it('settles the model on the server state read back, then the error path runs', async () => {
+    const { server } = await slowAnswers();
+    const client = await connectClient(server, { requestTimeout: 300 });
+    const Todo = Backbone.Model.extend({ urlRoot: '/todos', sync: backboneSync(client) });
+    const todo = new Todo({ title: 'old' });
+    await todo.save();
+    const failed = next<[Backbone.Model, SyncError]>(todo, 'error');
+    let atError: unknown;
+    todo.on('error', () => (atError = todo.get('title')));
+    todo.save({ title: 'new' });
+    const [, err] = await failed;
+    expect(err.code).to.equal('timeout');
+    expect(atError).to.equal('new');
+    expect(todo.get('title')).to.equal('new');
+    expect(client.collection('todos').get(todo.id as number)).to.deep.equal({ id: todo.id, title: 'new' });
+  });
+
+  it('applies an answer that arrives after the timeout', async () => {
+    const { server, answer } = await slowAnswers();
+    const client = await connectClient(server, { requestTimeout: 300 });
+    const todos = client.collection('todos');
+    const { id } = await todos.save({ n: 1 });
+    const failure = await todos.save({ id, n: 2 }).catch((err: SyncError) => err);
+    expect((failure as SyncError).code).to.equal('timeout');
+    expect(todos.get(id)).to.deep.equal({ id, n: 2 });
+    await todos.save({ id, n: 3 }).catch(() => undefined); // also held: times out
+    const late = waitFor(todos, 'update');
+    answer.open();
+    expect((await late)[1]).to.deep.equal({ n: 3 });
+    expect(todos.get(id)).to.deep.equal({ id, n: 3 });
+  });
+});

@@ -1,0 +1,74 @@
+/**
+ * Issue 13 items 1 and 2: a write is diffed against the private confirmed state (never the live object
+ * handed out), and only when the client knows the server's current state.
+ */
+import { expect } from 'chai';
+import { MemoryStore, type Patch } from '../../../lib/index.js';
+import { cleanup, connectClient, startServer, waitFor } from '../../support/harness.js';
+
+/** A server whose default store records every update patch. */
+async function spiedServer() {
+  const store = new MemoryStore();
+  const patches: Patch[] = [];
+  const server = await startServer({
+    ...store.handlers(),
+    update: (patch) => {
+      patches.push({ ...patch });
+      return store.update(patch);
+    },
+  });
+  return { server, store, patches };
+}
+
+describe('client: the confirmed state a write is diffed against', () => {
+  afterEach(cleanup);
+
+  it('editing the live object and saving it sends the edit, and every client gets it', async () => {
+    const { server, patches } = await spiedServer();
+    const [a, b] = await Promise.all([connectClient(server), connectClient(server)]);
+    const created = await a.save({ x: 10, y: 1 });
+    const p = a.get(created.id)!;
+    p.x = 30;
+    const seen = waitFor(b, 'update');
+    const saved = await a.save(p);
+    expect(patches).to.deep.equal([{ id: created.id, x: 30 }]);
+    expect(saved).to.equal(p);
+    expect((await server.sync.fetch([created.id]))[0]).to.deep.equal({ id: created.id, x: 30, y: 1 });
+    const [obj, changes] = await seen;
+    expect(changes).to.deep.equal({ x: 30 });
+    expect(obj).to.deep.equal({ id: created.id, x: 30, y: 1 });
+  });
+
+  it('the update event of a change the application already made to the live object still names it', async () => {
+    const { server } = await spiedServer();
+    const a = await connectClient(server);
+    const created = await a.save({ x: 10 });
+    const p = a.get(created.id)!;
+    p.x = 30;
+    const seen = waitFor(a, 'update');
+    await a.save({ id: created.id, x: 30 });
+    expect((await seen)[1]).to.deep.equal({ x: 30 });
+  });
+
+  it('a save against a copy that may be stale (collection not subscribed) sends every given key', async () => {
+    const { server } = await spiedServer();
+    const todos = server.sync.collection('todos', new MemoryStore().handlers());
+    const [a, b] = await Promise.all([connectClient(server), connectClient(server)]);
+    const { id } = await a.collection('todos').save({ done: false, title: 't' });
+    await b.collection('todos').fetch(id);
+    await a.collection('todos').save({ id, done: true });
+    // b still holds done: false at version 1; the server has done: true.
+    expect(b.collection('todos').get(id)).to.deep.equal({ id, done: false, title: 't' });
+    await b.collection('todos').save({ id, done: false });
+    expect(await todos.fetch([id])).to.deep.equal([{ id, done: false, title: 't' }]);
+  });
+
+  it('a subscribed, connected collection still sends only what changed', async () => {
+    const { server, patches } = await spiedServer();
+    const a = await connectClient(server);
+    await a.collection('').subscribe();
+    const { id } = await a.save({ a: 1, b: 2 });
+    await a.save({ id, a: 1, b: 3 });
+    expect(patches).to.deep.equal([{ id, b: 3 }]);
+  });
+});
