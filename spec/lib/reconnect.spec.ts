@@ -154,6 +154,30 @@ describe('reconnect without loss', () => {
     expect(a.allObjects()).to.deep.equal(b.allObjects());
   });
 
+  it('resolves a write applied before its answer was lost, even when a later destroy removed its object (torture finding)', async () => {
+    const server = await startServer();
+    proxy = await new FaultProxy(server.port).start();
+    const a = await connectClient(proxy);
+    const b = await connectClient(server);
+    const obj = await a.save({ n: 0 });
+    await waitUntil(b, ['create'], () => b.get(obj.id) !== undefined);
+    proxy.dropDownstream(); // both answers will be lost
+    const updated = waitFor(b, 'update');
+    const destroyed = waitFor(b, 'destroy');
+    const saved = a.save({ id: obj.id, n: 1 }).then(
+      () => 'resolved',
+      (err: { code?: string }) => `rejected with ${err.code}`,
+    );
+    const gone = a.destroy(obj.id);
+    await updated; // the server applied the update...
+    await destroyed; // ...and then the destroy
+    proxy.cut(); // a resends both and resyncs: the object is gone by then
+    // The update was applied and acknowledged (its first answer is a success): the save succeeds.
+    expect(await saved).to.equal('resolved');
+    await gone;
+    expect(a.get(obj.id)).to.equal(undefined);
+  });
+
   it('queues requests made while the server is down and applies them, in order, when it returns', async () => {
     const store = new MemoryStore();
     const first = await startServer(store);
