@@ -33,5 +33,12 @@ export function unexplained(client: number, failures: FailedWrite[], windows: Fa
           w.end + GRACE_MS >= f.start,
       );
     })
-    .map((f) => `client ${client}: ${f.what} failed with ${f.code} and no fault explains it`);
+    .map((f) => {
+      // The faults it overlapped anyway (of other clients, or with a code no fault causes): a lead.
+      const near = windows
+        .filter((w) => w.start <= f.end && w.end + GRACE_MS >= f.start)
+        .map((w) => `${w.kind}${w.clients === 'all' ? '' : ` of client ${w.clients.join(',')}`}`);
+      const during = near.length > 0 ? `; faults meanwhile: ${[...new Set(near)].join(', ')}` : '';
+      return `client ${client}: ${f.what} failed with ${f.code} and no fault explains it${during}`;
+    });
 }

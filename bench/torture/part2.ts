@@ -247,8 +247,20 @@ export async function runPart2(
   for (const w of writers) w.client.disconnect();
   await rig.close();
   const rows = rig.rows();
-  const verdict = verify(writers, rows, new Set(shared.map(String)), end.barrier, rig.history());
-  const unexplainedFailures = writers.flatMap((w, i) => unexplained(i, w.failures, chaos.windows));
+  const history = rig.history();
+  const verdict = verify(writers, rows, new Set(shared.map(String)), end.barrier, history);
+  // Tokens some committed state ended with: a failed update whose token is there was applied.
+  const applied = new Set<unknown>();
+  for (const states of history.values())
+    for (const obj of states)
+      for (const value of Object.values(obj)) if (Array.isArray(value)) applied.add(value.at(-1));
+  const unexplainedFailures = writers
+    .flatMap((w, i) => unexplained(i, w.failures, chaos.windows))
+    .map((note) => {
+      const token = / adding (\S+) failed/.exec(note)?.[1];
+      if (token === undefined) return note;
+      return `${note} (${applied.has(token) ? 'yet it was applied: a state ending with it was committed' : 'it was never applied'})`;
+    });
 
   const figures = figuresOf(writers, chaos.counts, verdict, {
     ...end,
