@@ -10,6 +10,10 @@
  * an outage; afterwards nothing acknowledged may be lost, nothing applied twice, and every replica
  * must equal the store. See torture/part2.ts.
  *
+ * Part 3 — memory: what the server keeps of sessions that wrote large objects and left, of clients
+ * that ask for a large collection and never read, and of requests naming unknown collections; each
+ * figure under a stated bound. See torture/part3.ts.
+ *
  * Everything runs on 127.0.0.1; every child process is killed on exit; the run stops by itself
  * (a deadline fails it).
  */
@@ -20,6 +24,7 @@ import { performance } from 'node:perf_hooks';
 import { parseOptions } from './torture/options.js';
 import { runPart1 } from './torture/part1.js';
 import { runPart2 } from './torture/part2.js';
+import { runPart3 } from './torture/part3.js';
 import { Random } from './torture/random.js';
 import { failures, figureLines, seconds, type PartResult } from './torture/report.js';
 
@@ -35,15 +40,22 @@ async function main(): Promise<number> {
   deadline.unref();
 
   const rng = new Random(options.seed);
-  const flags = `--seed ${options.seed} --writes ${options.writes}${options.quick ? ' --quick' : ''}`;
+  const flags =
+    `--seed ${options.seed} --writes ${options.writes}${options.quick ? ' --quick' : ''}` +
+    (options.parts.length < 3 ? ` --part ${options.parts.join(',')}` : '') +
+    (options.sessions !== 100 ? ` --sessions ${options.sessions}` : '');
   console.log(`object-sync torture  ${flags}`);
   console.log(`node ${process.version}, ${process.platform}/${process.arch}\n`);
   const results: Array<[string, PartResult]> = [];
   const log = (line: string): void => console.log(line);
   for (const part of options.parts) {
     const result =
-      part === 1 ? await runPart1(rng.fork(), dir, log) : await runPart2(options, rng.fork(), dir, log);
-    const title = part === 1 ? 'Part 1 — hostile input' : 'Part 2 — faults, randomized';
+      part === 1
+        ? await runPart1(rng.fork(), dir, log)
+        : part === 2
+          ? await runPart2(options, rng.fork(), dir, log)
+          : await runPart3(options, log);
+    const title = ['', 'Part 1 — hostile input', 'Part 2 — faults, randomized', 'Part 3 — memory'][part]!;
     results.push([title, result]);
     console.log(`\n${title}`);
     for (const line of figureLines(result.figures)) console.log(line);

@@ -22,6 +22,7 @@
 import { performance } from 'node:perf_hooks';
 import type { FaultProxy } from '../../spec/support/proxy.js';
 import type { ObjectSync } from '../../lib/client/index.js';
+import type { FaultWindow } from './explain.js';
 import type { Gate } from './gate.js';
 import type { Random } from './random.js';
 
@@ -116,6 +117,8 @@ async function live(client: ObjectSync, proxy: FaultProxy, ms: number): Promise<
 
 export class Chaos {
   readonly counts: ChaosCounts = { cuts: 0, kills: 0, stops: 0, pauses: 0, outages: 0 };
+  /** Every fault carried out, with when it went on (what explains a failed write). */
+  readonly windows: FaultWindow[] = [];
   private next = 0;
 
   constructor(
@@ -141,7 +144,10 @@ export class Chaos {
         console.log(
           `    ${(performance.now() / 1000).toFixed(2)} s: fault ${this.next + 1}/${this.plan.length} ${fault.kind} (client ${fault.client}) at ${settled()} settled writes`,
         );
+      const start = performance.now();
       await this.apply(fault);
+      const clients = fault.kind.startsWith('cut') || fault.kind.startsWith('pause') ? [fault.client] : 'all';
+      this.windows.push({ kind: fault.kind, clients, start, end: performance.now() });
       this.next++;
       onStep();
     }

@@ -22,6 +22,10 @@ export interface ServerChildOptions {
   ping?: number;
   /** The engine's `sessionTimeout`, ms. */
   sessionTimeout?: number;
+  /** The child's script, next to this file (default `server.js`). */
+  script?: string;
+  /** Node flags of the child (e.g. `--expose-gc`, a heap limit). */
+  execArgv?: string[];
 }
 
 type Request = ToServer extends infer T ? (T extends { id: number } ? Omit<T, 'id'> : never) : never;
@@ -63,8 +67,9 @@ export class ServerChild {
     if (options.file) args.push('--file', options.file);
     if (options.ping) args.push('--ping', String(options.ping));
     if (options.sessionTimeout) args.push('--session-timeout', String(options.sessionTimeout));
-    const proc = fork(fileURLToPath(new URL('server.js', import.meta.url)), args, {
+    const proc = fork(fileURLToPath(new URL(options.script ?? 'server.js', import.meta.url)), args, {
       stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+      execArgv: options.execArgv ?? process.execArgv,
     });
     live.add(proc);
     // A signal or message for a child that just died must not take the orchestrator down.

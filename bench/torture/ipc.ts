@@ -13,6 +13,12 @@ export type ToServer =
   | { type: 'dump'; id: number }
   /** A server-initiated create (broadcast to every subscriber), e.g. a barrier. */
   | { type: 'save'; id: number; collection: string; obj: Record<string, unknown> }
+  /** Part 3 (memory-server.ts): the heap after a full garbage collection, and now. */
+  | { type: 'heap'; id: number }
+  /** Part 3: how many collections the engine holds. */
+  | { type: 'collections'; id: number }
+  /** Part 3: loads collection `big` with `count` objects of `bytes` each. */
+  | { type: 'fill'; id: number; count: number; bytes: number }
   /** Close cleanly and exit. */
   | { type: 'stop' };
 

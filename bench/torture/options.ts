@@ -1,7 +1,7 @@
 /**
  * Command-line flags of `npm run torture`, each with its default, parsed once.
  *
- * The defaults keep a full run (both parts) under about three minutes on 2 cores; `--quick` is a
+ * The defaults keep a full run (three parts) under about six minutes on 2 cores; `--quick` is a
  * smoke run of a few seconds per part.
  */
 import { parseArgs } from 'node:util';
@@ -23,8 +23,10 @@ export interface TortureOptions {
   pauses: number;
   /** Outages of every client longer than the server's session timeout, in part 2. */
   outages: number;
+  /** Sessions of part 3's first section (each writes a 1 MB object 50 times). */
+  sessions: number;
   /** Which parts run. */
-  parts: Array<1 | 2>;
+  parts: Array<1 | 2 | 3>;
   /** A small run for a smoke test. */
   quick: boolean;
   /** Whole-run deadline (ms): past it the run stops, kills its children and fails. */
@@ -40,7 +42,8 @@ const USAGE = `usage: npm run torture -- [flags]
   --stops N     server SIGSTOPs past the ping timeout (default 2; --quick 1)
   --pauses N    client pauses while broadcasts flow (default 4; --quick 1)
   --outages N   outages longer than the session timeout (default 1)
-  --part 1|2    run only one part
+  --sessions N  part 3: sessions writing a 1 MB object 50 times each (default 100)
+  --part 1|2|3  run only one part (3: memory)
   --quick       a small run (smoke test)`;
 
 /** Parses `argv`; prints usage and exits on `--help` or a bad flag. */
@@ -58,6 +61,7 @@ export function parseOptions(argv: string[]): TortureOptions {
         stops: { type: 'string' },
         pauses: { type: 'string' },
         outages: { type: 'string' },
+        sessions: { type: 'string' },
         part: { type: 'string' },
         quick: { type: 'boolean' },
         help: { type: 'boolean' },
@@ -83,8 +87,8 @@ export function parseOptions(argv: string[]): TortureOptions {
     return n;
   };
   const part = values.part === undefined ? undefined : int('part', 1, 1);
-  if (part !== undefined && part > 2) {
-    console.error(`--part must be 1 or 2\n${USAGE}`);
+  if (part !== undefined && part > 3) {
+    console.error(`--part must be 1, 2 or 3\n${USAGE}`);
     process.exit(2);
   }
   return {
@@ -96,8 +100,9 @@ export function parseOptions(argv: string[]): TortureOptions {
     stops: int('stops', quick ? 1 : 2, 0),
     pauses: int('pauses', quick ? 1 : 4, 0),
     outages: int('outages', 1, 0),
-    parts: part === undefined ? [1, 2] : [part as 1 | 2],
+    sessions: int('sessions', 100, 1),
+    parts: part === undefined ? [1, 2, 3] : [part as 1 | 2 | 3],
     quick,
-    deadlineMs: quick ? 90_000 : 300_000,
+    deadlineMs: quick ? 300_000 : 600_000,
   };
 }

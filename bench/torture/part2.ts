@@ -9,6 +9,7 @@ import { join } from 'node:path';
 import { performance } from 'node:perf_hooks';
 import type { StoredObject } from '../../lib/index.js';
 import { Chaos, planFaults, type ChaosCounts } from './chaos.js';
+import { unexplained } from './explain.js';
 import type { Dump } from './ipc.js';
 import type { TortureOptions } from './options.js';
 import type { Random } from './random.js';
@@ -178,7 +179,7 @@ function figuresOf(
   writers: Writer[],
   c: ChaosCounts,
   verdict: Verdict,
-  end: Settled & { crashes: number; rows: number; writeTime: number; started: number },
+  end: Settled & { crashes: number; rows: number; writeTime: number; started: number; unexplained: number },
 ): Figure[] {
   const sum = (f: (w: Writer) => number): number => writers.reduce((n, w) => n + f(w), 0);
   const failedCodes = new Map<string, number>();
@@ -194,6 +195,7 @@ function figuresOf(
       sub: true,
       note: breakdown(failedCodes),
     },
+    { label: 'failed without a fault to explain it', value: end.unexplained, sub: true, mustBeZero: true },
     { label: 'proxy cuts', value: c.cuts },
     { label: 'disconnects seen by clients', value: sum((w) => w.disconnects), sub: true },
     { label: 'server kills (SIGKILL + restart)', value: c.kills },
@@ -202,6 +204,7 @@ function figuresOf(
     { label: 'outages (> session timeout)', value: c.outages },
     { label: 'server crashes', value: end.crashes, mustBeZero: true },
     { label: 'acknowledged writes lost', value: verdict.lost, mustBeZero: true },
+    { label: 'acknowledged writes not in history', value: verdict.notInHistory, mustBeZero: true },
     { label: 'writes applied twice', value: verdict.twice, mustBeZero: true },
     { label: 'values corrupted', value: verdict.corrupt, mustBeZero: true },
     { label: 'objects stored that nobody made', value: verdict.unknown, mustBeZero: true },
@@ -244,10 +247,24 @@ export async function runPart2(
   for (const w of writers) w.client.disconnect();
   await rig.close();
   const rows = rig.rows();
-  const verdict = verify(writers, rows, new Set(shared.map(String)), end.barrier);
+  const history = rig.history();
+  const verdict = verify(writers, rows, new Set(shared.map(String)), end.barrier, history);
+  // Tokens some committed state ended with: a failed update whose token is there was applied.
+  const applied = new Set<unknown>();
+  for (const states of history.values())
+    for (const obj of states)
+      for (const value of Object.values(obj)) if (Array.isArray(value)) applied.add(value.at(-1));
+  const unexplainedFailures = writers
+    .flatMap((w, i) => unexplained(i, w.failures, chaos.windows))
+    .map((note) => {
+      const token = / adding (\S+) failed/.exec(note)?.[1];
+      if (token === undefined) return note;
+      return `${note} (${applied.has(token) ? 'yet it was applied: a state ending with it was committed' : 'it was never applied'})`;
+    });
 
   const figures = figuresOf(writers, chaos.counts, verdict, {
     ...end,
+    unexplained: unexplainedFailures.length,
     crashes: rig.crashes.length,
     rows: rows.length,
     writeTime,
@@ -259,6 +276,7 @@ export async function runPart2(
   const notes = [
     ...rig.crashes.map((x) => `crash: ${x}`),
     ...verdict.notes,
+    ...unexplainedFailures.slice(0, 10),
     ...writers.flatMap((w) => w.wrongAnswers).slice(0, 10),
     ...end.differing,
     ...end.unsettled,

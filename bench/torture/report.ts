@@ -8,6 +8,8 @@ export interface Figure {
   value: number | string;
   /** The run fails when this figure is not 0. */
   mustBeZero?: boolean;
+  /** The run fails when this figure is above `bound` (or not a number), printed with its unit. */
+  bound?: { max: number; unit: string };
   /** Printed after the value. */
   note?: string;
   /** Indented under the previous figure. */
@@ -23,7 +25,11 @@ export interface PartResult {
 
 /** The figures that must be 0 and are not. */
 export function failures(figures: Figure[]): Figure[] {
-  return figures.filter((f) => f.mustBeZero && f.value !== 0);
+  return figures.filter((f) => (f.mustBeZero && f.value !== 0) || (f.bound && !withinBound(f)));
+}
+
+function withinBound(f: Figure): boolean {
+  return typeof f.value === 'number' && f.bound !== undefined && f.value <= f.bound.max;
 }
 
 /** The figures as aligned lines. */
@@ -31,7 +37,13 @@ export function figureLines(figures: Figure[]): string[] {
   return figures.map((f) => {
     const label = `${f.sub ? '    ' : '  '}${f.label}`.padEnd(44);
     const value = String(f.value).padStart(9);
-    const flag = f.mustBeZero ? (f.value === 0 ? '  (must be 0: ok)' : '  (must be 0: FAIL)') : '';
+    const flag = f.mustBeZero
+      ? f.value === 0
+        ? '  (must be 0: ok)'
+        : '  (must be 0: FAIL)'
+      : f.bound
+        ? `  (bound ${`${f.bound.max}${f.bound.unit ? ` ${f.bound.unit}` : ''}`}: ${withinBound(f) ? 'ok' : 'FAIL'})`
+        : '';
     return `${label}${value}${flag}${f.note ? `  ${f.note}` : ''}`;
   });
 }

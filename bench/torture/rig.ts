@@ -8,7 +8,20 @@ import type { StoredObject } from '../../lib/index.js';
 import { FaultProxy } from '../../spec/support/proxy.js';
 import { ServerChild, type ServerChildOptions } from './child.js';
 import { Gate } from './gate.js';
-import type { Row } from './verify.js';
+import type { History, Row } from './verify.js';
+
+/**
+ * Keeps every state the store ever committed: a trigger copies each row written to `os_objects`
+ * into `os_history` (in the same transaction, so only committed states are kept).
+ */
+const HISTORY_SQL = `
+  CREATE TABLE IF NOT EXISTS os_history (collection TEXT NOT NULL, id TEXT NOT NULL, v INTEGER NOT NULL, data TEXT NOT NULL);
+  CREATE TRIGGER IF NOT EXISTS os_history_insert AFTER INSERT ON os_objects BEGIN
+    INSERT INTO os_history (collection, id, v, data) VALUES (NEW.collection, NEW.id, NEW.v, NEW.data);
+  END;
+  CREATE TRIGGER IF NOT EXISTS os_history_update AFTER UPDATE ON os_objects BEGIN
+    INSERT INTO os_history (collection, id, v, data) VALUES (NEW.collection, NEW.id, NEW.v, NEW.data);
+  END;`;
 
 export class Rig {
   server!: ServerChild;
@@ -26,6 +39,14 @@ export class Rig {
   async start(clients: number): Promise<void> {
     this.server = await ServerChild.start(this.options);
     this.port = this.server.port;
+    // The server made its tables; from now on every state it commits is kept.
+    const db = new Database(this.options.file);
+    try {
+      db.pragma('busy_timeout = 10000');
+      db.exec(HISTORY_SQL);
+    } finally {
+      db.close();
+    }
     for (let i = 0; i < clients; i++) {
       const proxy = await new FaultProxy(this.port).start();
       this.proxies.push(proxy);
@@ -72,6 +93,27 @@ export class Rig {
         )
         .all()
         .map((r) => ({ v: r.v, obj: JSON.parse(r.data) as StoredObject }));
+    } finally {
+      db.close();
+    }
+  }
+
+  /** Every state of each object of the default collection the file ever held, by id. */
+  history(): History {
+    const db = new Database(this.options.file, { readonly: true });
+    try {
+      const history: History = new Map();
+      const rows = db
+        .prepare<[], { id: string; data: string }>(
+          "SELECT id, data FROM os_history WHERE collection = 'objects' ORDER BY rowid",
+        )
+        .all();
+      for (const r of rows) {
+        const states = history.get(r.id) ?? [];
+        states.push(JSON.parse(r.data) as StoredObject);
+        history.set(r.id, states);
+      }
+      return history;
     } finally {
       db.close();
     }

@@ -95,6 +95,8 @@ async function main(): Promise<void> {
         return sync.collection(message.collection).save(message.obj);
       case 'stop':
         return undefined;
+      default:
+        throw new Error(`not a request of this server: ${message.type}`);
     }
   };
 

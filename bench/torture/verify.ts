@@ -1,6 +1,7 @@
 /**
- * The end of part 2 (and of the randomized cluster spec): the store's final rows against what every
- * writer had acknowledged (see writer.ts for why each check measures what it says).
+ * The end of part 2 (and of the randomized cluster spec): the store's final rows, and every state
+ * the store ever held, against what every writer had acknowledged (see writer.ts for why each check
+ * measures what it says).
  */
 import type { StoredObject } from '../../lib/index.js';
 import type { FieldLog, Writer } from './writer.js';
@@ -16,9 +17,17 @@ export interface Row {
   v: number;
 }
 
+/** Every state each object was ever stored in, by id (from a trigger on the store's table). */
+export type History = Map<string, StoredObject[]>;
+
 export interface Verdict {
   /** Acknowledged writes whose effect is not in the store. */
   lost: number;
+  /**
+   * Acknowledged writes whose own state never was in their object's history (checked per write:
+   * a later write that carries the same tokens cannot hide the loss).
+   */
+  notInHistory: number;
   /** Writes applied more than once. */
   twice: number;
   /** Values that are not a prefix of what their one writer issued. */
@@ -33,8 +42,9 @@ export function verify(
   rows: Row[],
   shared: Set<string>,
   barrier: string,
+  history: History,
 ): Verdict {
-  const v: Verdict = { lost: 0, twice: 0, corrupt: 0, unknown: 0, notes: [] };
+  const v: Verdict = { lost: 0, notInHistory: 0, twice: 0, corrupt: 0, unknown: 0, notes: [] };
   const note = (s: string): void => {
     if (v.notes.length < 30) v.notes.push(s);
   };
@@ -71,6 +81,38 @@ export function verify(
       note(`${r.obj.id} is at version ${r.v} after 1 create and ${updates} updates sent`);
     }
   };
+
+  // Each state of each object, by field, last token and length of its list: where a write's own
+  // state must be (each write sends its writer's whole list, ending with a token of its own).
+  const states = new Map<string, unknown[][]>();
+  for (const [id, objs] of history)
+    for (const obj of objs)
+      for (const [field, value] of Object.entries(obj)) {
+        if (!Array.isArray(value) || value.length === 0) continue;
+        const key = `${id} ${field} ${value.length} ${String(value.at(-1))}`;
+        states.set(key, [...(states.get(key) ?? []), value]);
+      }
+  const checkWrites = (log: FieldLog): void => {
+    for (const at of log.ackedTokens) {
+      const sent = log.issued.slice(0, at + 1);
+      const found = states.get(`${log.id} ${log.field} ${sent.length} ${sent[at]}`) ?? [];
+      if (found.some((value) => value.every((t, i) => t === sent[i]))) continue;
+      v.notInHistory++;
+      note(
+        `${log.id}.${log.field}: the acknowledged write adding ${sent[at]} is not in the object's history`,
+      );
+    }
+  };
+  for (const w of writers) {
+    for (const x of w.owned) {
+      checkWrites(x.log);
+      if (!(history.get(String(x.id)) ?? []).some((obj) => obj.tok === x.tok)) {
+        v.notInHistory++;
+        note(`${x.id} (${x.tok}): the acknowledged create is not in the object's history`);
+      }
+    }
+    for (const log of w.sharedLogs) checkWrites(log);
+  }
 
   const sharedUpdates = new Map<string, number>();
   for (const w of writers) {

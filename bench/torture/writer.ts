@@ -30,6 +30,15 @@ export interface FieldLog {
   sent: number;
 }
 
+/** A write answered with an error. */
+export interface FailedWrite {
+  what: string;
+  code: string;
+  /** When it was sent and when it failed (performance.now, ms). */
+  start: number;
+  end: number;
+}
+
 /** An object this writer created. */
 export interface Owned {
   tok: string;
@@ -72,6 +81,8 @@ export class Writer {
   acked = 0;
   /** Failed writes by error code. */
   readonly failed = new Map<string, number>();
+  /** Every failed write: what it was, its code, and when it was sent and settled (performance.now). */
+  readonly failures: FailedWrite[] = [];
   /** Destroys answered `not_found` (applied twice), and answers that did not hold their own write. */
   destroyedTwice = 0;
   readonly wrongAnswers: string[] = [];
@@ -151,14 +162,16 @@ export class Writer {
     return this.update(this.rng.pick(alive).log);
   }
 
-  private fail(err: unknown): void {
+  private fail(err: unknown, what: string, start: number): void {
     const code = (err as { code?: string }).code ?? String(err);
     this.failed.set(code, (this.failed.get(code) ?? 0) + 1);
+    this.failures.push({ what, code, start, end: performance.now() });
   }
 
   private async create(): Promise<void> {
     const tok = this.token();
     this.creates.set(tok, 'sent');
+    const start = performance.now();
     try {
       const obj = await this.client.save({ owner: this.o.index, tok, tokens: [] });
       this.creates.set(tok, 'acked');
@@ -168,7 +181,7 @@ export class Writer {
       this.owned.push({ tok, id: obj.id, log: newLog(obj.id, 'tokens'), destroy: 'none' });
     } catch (err) {
       this.creates.set(tok, 'failed');
-      this.fail(err);
+      this.fail(err, `create ${tok}`, start);
     }
   }
 
@@ -178,6 +191,7 @@ export class Writer {
     const at = log.issued.length - 1;
     const list = log.issued.slice();
     log.sent++;
+    const start = performance.now();
     try {
       const obj: StoredObject = await this.client.save({ id: log.id, [log.field]: list });
       this.acked++;
@@ -188,19 +202,20 @@ export class Writer {
           `update of ${log.id}.${log.field} adding ${token} resolved with ${describe(now)} (held version ${this.heldVersion(log.id)})`,
         );
     } catch (err) {
-      this.fail(err);
+      this.fail(err, `update of ${log.id}.${log.field} adding ${token}`, start);
     }
   }
 
   private async destroy(x: Owned): Promise<void> {
     x.destroy = 'sent';
+    const start = performance.now();
     try {
       await this.client.destroy(x.id);
       x.destroy = 'acked';
       this.acked++;
     } catch (err) {
       if ((err as { code?: string }).code === 'not_found') this.destroyedTwice++;
-      this.fail(err);
+      this.fail(err, `destroy ${x.id}`, start);
     }
   }
 }

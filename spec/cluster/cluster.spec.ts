@@ -6,6 +6,7 @@
  *   client's identity map equal to the store at the end.
  */
 import { expect } from 'chai';
+import { performance } from 'node:perf_hooks';
 import pg from 'pg';
 import { ObjectSync as Client, type ClientCollection } from '../../lib/client/index.js';
 import type { Id, StoredObject } from '../../lib/index.js';
@@ -23,10 +24,48 @@ import {
   type NodeProcess,
 } from './cluster-support.js';
 import { Random } from '../../bench/torture/random.js';
-import { verify, type Row } from '../../bench/torture/verify.js';
+import { unexplained, type FaultWindow } from '../../bench/torture/explain.js';
+import { verify, type History, type Row } from '../../bench/torture/verify.js';
 import { Writer } from './workload.js';
 
 const EVENTS = ['create', 'update', 'destroy'];
+
+/**
+ * Keeps every state the store commits: a trigger copies each row written to `os_objects` into
+ * `os_history` (in the same transaction, so only committed states are kept).
+ */
+async function keepHistory(url: string): Promise<void> {
+  const pool = new pg.Pool({ connectionString: url, max: 1 });
+  try {
+    await pool.query(`
+      CREATE TABLE os_history (collection TEXT NOT NULL, id TEXT NOT NULL, v BIGINT NOT NULL, data TEXT NOT NULL);
+      CREATE FUNCTION os_history_keep() RETURNS trigger LANGUAGE plpgsql AS $$
+      BEGIN
+        INSERT INTO os_history (collection, id, v, data) VALUES (NEW.collection, NEW.id, NEW.v, NEW.data);
+        RETURN NEW;
+      END $$;
+      CREATE TRIGGER os_history_keep AFTER INSERT OR UPDATE ON os_objects
+        FOR EACH ROW EXECUTE FUNCTION os_history_keep();`);
+  } finally {
+    await pool.end();
+  }
+}
+
+/** Every state each object of `things` was ever stored in, by id. */
+async function readHistory(url: string): Promise<History> {
+  const pool = new pg.Pool({ connectionString: url, max: 1 });
+  try {
+    const found = await pool.query<{ id: string; data: string }>(
+      "SELECT id, data FROM os_history WHERE collection = 'things' ORDER BY ctid",
+    );
+    const history: History = new Map();
+    for (const r of found.rows)
+      history.set(r.id, [...(history.get(r.id) ?? []), JSON.parse(r.data) as StoredObject]);
+    return history;
+  } finally {
+    await pool.end();
+  }
+}
 const clients = new Set<Client>();
 const proxies = new Set<FaultProxy>();
 
@@ -233,6 +272,7 @@ describe('cluster: three nodes on Redis and PostgreSQL', function () {
       const rng = new Random(seed);
       let phase = 'start';
       const { redis, nodes, pg: schema } = await startCluster();
+      await keepHistory(schema.url);
       const CLIENTS = 6;
       const QUOTA = 70;
       const client: Client[] = [];
@@ -270,6 +310,9 @@ describe('cluster: three nodes on Redis and PostgreSQL', function () {
           new Writer(i, cl, shared, new Random(Math.floor(rng.next() * 2 ** 31)), QUOTA, 3, onSettled),
       );
       const figures = { kills: 0, redisRestarts: 0 };
+      // When each fault went on (both reach every client): what may explain a failed write.
+      const windows: FaultWindow[] = [];
+      let faultStart = 0;
       const moments: string[] = [];
       diagnose = () =>
         `      seed ${seed}, phase ${phase}, ${settled}/${total} settled; ` +
@@ -293,6 +336,7 @@ describe('cluster: three nodes on Redis and PostgreSQL', function () {
         const port = nodes[victim]!.port;
         const moved = proxy.filter((_, i) => i % 3 === victim);
         for (const p of moved) p.retarget(nodes[0]!.port); // the client sits behind a proxy
+        faultStart = performance.now();
         await killChild(nodes[victim]!.child);
         figures.kills++;
         moments.push(`node ${victim} killed after ${settled} writes`);
@@ -304,10 +348,12 @@ describe('cluster: three nodes on Redis and PostgreSQL', function () {
           p.retarget(port);
           p.cut();
         }
+        windows.push({ kind: 'node kill', clients: 'all', start: faultStart, end: performance.now() });
         await reached(0.55 + rng.next() * 0.1);
         phase = 'restarting Redis';
         const ready = nodes.map((n) => n.line(/^REDIS ready/));
         step();
+        faultStart = performance.now();
         await redis.kill();
         step();
         await redis.start();
@@ -315,6 +361,7 @@ describe('cluster: three nodes on Redis and PostgreSQL', function () {
         moments.push(`Redis restarted after ${settled}`);
         phase = 'waiting for every node to see Redis again';
         await Promise.all(ready);
+        windows.push({ kind: 'Redis restart', clients: 'all', start: faultStart, end: performance.now() });
         phase = 'writing after Redis came back';
       })();
       // Writers go on past their quota until the faults are over, so every fault hits a running workload.
@@ -370,7 +417,9 @@ describe('cluster: three nodes on Redis and PostgreSQL', function () {
         () => `${differing()} replicas differ`,
       ).catch(() => undefined);
 
-      const verdict = verify(writers, rows, new Set(shared.map(String)), String(barrier.id));
+      const history = await readHistory(schema.url);
+      const verdict = verify(writers, rows, new Set(shared.map(String)), String(barrier.id), history);
+      const unexplainedFailures = writers.flatMap((w, i) => unexplained(i, w.failures, windows));
       const sum = (f: (w: Writer) => number): number => writers.reduce((n, w) => n + f(w), 0);
       const failed = new Map<string, number>();
       for (const w of writers)
@@ -379,15 +428,18 @@ describe('cluster: three nodes on Redis and PostgreSQL', function () {
         `      seed ${seed}: ${sum((w) => w.sent)} writes, ${sum((w) => w.acked)} acknowledged, ` +
           `failed ${JSON.stringify(Object.fromEntries(failed))}, ${sum((w) => w.disconnects)} disconnects, ` +
           `${moments.join(', ')}, ${rows.length} objects; ` +
-          `lost ${verdict.lost}, twice ${verdict.twice}, corrupt ${verdict.corrupt}, ` +
+          `failed without a fault to explain it ${unexplainedFailures.length}, ` +
+          `lost ${verdict.lost}, not in history ${verdict.notInHistory}, twice ${verdict.twice}, corrupt ${verdict.corrupt}, ` +
           `replicas differing ${differing()}; ${((Date.now() - started) / 1000).toFixed(1)} s`,
       );
       expect(verdict.notes, `seed ${seed}`).to.deep.equal([]);
-      expect({ lost: verdict.lost, twice: verdict.twice, corrupt: verdict.corrupt }).to.deep.equal({
-        lost: 0,
-        twice: 0,
-        corrupt: 0,
-      });
+      expect(unexplainedFailures, `seed ${seed}`).to.deep.equal([]);
+      expect({
+        lost: verdict.lost,
+        notInHistory: verdict.notInHistory,
+        twice: verdict.twice,
+        corrupt: verdict.corrupt,
+      }).to.deep.equal({ lost: 0, notInHistory: 0, twice: 0, corrupt: 0 });
       expect(figures).to.deep.equal({ kills: 1, redisRestarts: 1 });
       for (const x of colls) expect(sorted(x.allObjects()), `seed ${seed}`).to.deep.equal(sorted(expected));
     });

@@ -9,10 +9,11 @@
  * The verdict is the torture run's (`bench/torture/verify.ts`), on the same logs.
  */
 import { EventEmitter } from 'node:events';
+import { performance } from 'node:perf_hooks';
 import { ObjectSync as Client } from '../../lib/client/index.js';
 import type { Id } from '../../lib/index.js';
 import type { Random } from '../../bench/torture/random.js';
-import type { FieldLog, Owned } from '../../bench/torture/writer.js';
+import type { FailedWrite, FieldLog, Owned } from '../../bench/torture/writer.js';
 
 const newLog = (id: Id, field: string): FieldLog => ({ id, field, issued: [], ackedTokens: [], sent: 0 });
 
@@ -22,6 +23,8 @@ export class Writer {
   readonly sharedLogs: FieldLog[];
   readonly creates = new Map<string, 'sent' | 'acked' | 'failed'>();
   readonly failed = new Map<string, number>();
+  /** Every failed write, with when it was sent and failed (see bench/torture/explain.ts). */
+  readonly failures: FailedWrite[] = [];
   sent = 0;
   acked = 0;
   destroyedTwice = 0;
@@ -74,14 +77,16 @@ export class Writer {
     return this.update(this.rng.pick(alive).log);
   }
 
-  private fail(err: unknown): void {
+  private fail(err: unknown, what: string, start: number): void {
     const code = (err as { code?: string }).code ?? String(err);
     this.failed.set(code, (this.failed.get(code) ?? 0) + 1);
+    this.failures.push({ what, code, start, end: performance.now() });
   }
 
   private async create(): Promise<void> {
     const tok = `w${this.index}-${++this.seq}`;
     this.creates.set(tok, 'sent');
+    const start = performance.now();
     try {
       const obj = await this.things.save({ owner: this.index, tok, tokens: [] });
       this.creates.set(tok, 'acked');
@@ -89,7 +94,7 @@ export class Writer {
       this.owned.push({ tok, id: obj.id, log: newLog(obj.id, 'tokens'), destroy: 'none' });
     } catch (err) {
       this.creates.set(tok, 'failed');
-      this.fail(err);
+      this.fail(err, `create ${tok}`, start);
     }
   }
 
@@ -97,24 +102,26 @@ export class Writer {
     log.issued.push(`w${this.index}-${++this.seq}`);
     const at = log.issued.length - 1;
     log.sent++;
+    const start = performance.now();
     try {
       await this.things.save({ id: log.id, [log.field]: log.issued.slice() });
       this.acked++;
       log.ackedTokens.push(at);
     } catch (err) {
-      this.fail(err);
+      this.fail(err, `update of ${log.id}.${log.field} adding ${log.issued[at]}`, start);
     }
   }
 
   private async destroy(x: Owned): Promise<void> {
     x.destroy = 'sent';
+    const start = performance.now();
     try {
       await this.things.destroy(x.id);
       x.destroy = 'acked';
       this.acked++;
     } catch (err) {
       if ((err as { code?: string }).code === 'not_found') this.destroyedTwice++;
-      this.fail(err);
+      this.fail(err, `destroy ${x.id}`, start);
     }
   }
 }

@@ -4,6 +4,7 @@
  */
 import { expect } from 'chai';
 import type { Browser, Page } from 'playwright-core';
+import { FIELD } from '../../demo/walk-and-talk/players.js';
 import { startDemo, type Demo } from '../../demo/walk-and-talk/server.js';
 import { launch, openPage, type WatchedPage } from './browser.js';
 
@@ -135,11 +136,14 @@ describe('walk and talk, in Chromium', function () {
       idB,
     );
     expect(code).to.equal('forbidden');
-    // B moves itself: the position B sees is B's own, not A's attempt.
-    await b.page.keyboard.press('ArrowRight');
-    const next = { x: before.x + 10, y: before.y };
-    if (before.x + 10 <= 760) await positionIs(a.page, idB, next);
-    expect(await position(b.page, idB)).to.not.deep.equal({ x: 0, y: 0 });
+    // B moves itself (away from the nearer edge, so the step is never clamped): A sees B's own move,
+    // and nothing of A's attempt.
+    const left = before.x > FIELD.width / 2;
+    await b.page.keyboard.press(left ? 'ArrowLeft' : 'ArrowRight');
+    const next = { x: before.x + (left ? -10 : 10), y: before.y };
+    await positionIs(a.page, idB, next);
+    await positionIs(b.page, idB, next);
+    expect(await position(a.page, idB)).to.deep.equal(next);
   });
 
   it('removes a player from every page when its page closes', async () => {

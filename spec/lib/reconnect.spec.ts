@@ -4,10 +4,12 @@
  * after a server restart, and sessions outlive a network blip.
  */
 import { expect } from 'chai';
+import { EventEmitter } from 'node:events';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Server } from 'socket.io';
 import { MemoryStore, ObjectSync, type Handlers } from '../../lib/index.js';
+import { BACKEND } from '../../lib/server/backend.js';
 import { cleanup, connectClient, startServer, stopServer, waitFor, waitUntil } from '../support/harness.js';
 import { FaultProxy } from '../support/proxy.js';
 
@@ -93,22 +95,42 @@ describe('reconnect without loss', () => {
   it('answers a resend that arrives while the first attempt still runs with the first result', async () => {
     const { handlers, calls, before } = countingStore();
     const server = await startServer(handlers);
+    // Counts the update requests the server received, on every connection.
+    const received = new EventEmitter();
+    let updates = 0;
+    server.sync.io.engine.on('connection', (rawSocket: any) =>
+      rawSocket.on('packet', (p: any) => {
+        if (p.type === 'message' && /^\d*\["update"/.test(String(p.data).slice(1))) {
+          updates++;
+          received.emit('update');
+        }
+      }),
+    );
     proxy = await new FaultProxy(server.port).start();
     const a = await connectClient(proxy);
     const obj = await a.save({ n: 0 });
+    const other = await a.save({ other: true });
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
     let entered!: () => void;
     const inHandler = new Promise<void>((resolve) => (entered = resolve));
+    let running = false;
     before.hook = async () => {
       before.hook = undefined;
+      running = true;
       entered();
       await gate;
+      running = false;
     };
     const saved = a.save({ id: obj.id, n: 1 });
     await inHandler;
+    expect(updates).to.equal(1);
     proxy.cut();
-    await waitFor(a, 'connect'); // reconnected; the update has been resent and waits for the first
+    // The resend reached the server...
+    await waitUntil(received, ['update'], () => updates === 2);
+    // ...and was taken up: a read sent after it on the same connection is answered after it arrived.
+    await a.fetch(other.id);
+    expect(running, 'the first attempt still runs').to.equal(true);
     release();
     const result = await saved;
     expect(result.n).to.equal(1);
@@ -130,6 +152,30 @@ describe('reconnect without loss', () => {
     await waitUntil(a, ['destroy'], () => a.get(obj.id) === undefined); // ...and a learns it is gone
     await a.fetch(obj.id); // a round trip: nothing else was on its way
     expect(a.allObjects()).to.deep.equal(b.allObjects());
+  });
+
+  it('resolves a write applied before its answer was lost, even when a later destroy removed its object (torture finding)', async () => {
+    const server = await startServer();
+    proxy = await new FaultProxy(server.port).start();
+    const a = await connectClient(proxy);
+    const b = await connectClient(server);
+    const obj = await a.save({ n: 0 });
+    await waitUntil(b, ['create'], () => b.get(obj.id) !== undefined);
+    proxy.dropDownstream(); // both answers will be lost
+    const updated = waitFor(b, 'update');
+    const destroyed = waitFor(b, 'destroy');
+    const saved = a.save({ id: obj.id, n: 1 }).then(
+      () => 'resolved',
+      (err: { code?: string }) => `rejected with ${err.code}`,
+    );
+    const gone = a.destroy(obj.id);
+    await updated; // the server applied the update...
+    await destroyed; // ...and then the destroy
+    proxy.cut(); // a resends both and resyncs: the object is gone by then
+    // The update was applied and acknowledged (its first answer is a success): the save succeeds.
+    expect(await saved).to.equal('resolved');
+    await gone;
+    expect(a.get(obj.id)).to.equal(undefined);
   });
 
   it('queues requests made while the server is down and applies them, in order, when it returns', async () => {
@@ -172,15 +218,17 @@ describe('reconnect without loss', () => {
   });
 
   it('resyncs after a server restart with a new epoch, even when versions coincide', async () => {
-    const store = new MemoryStore();
-    const first = await startServer(store);
+    const first = await startServer(new MemoryStore());
     const a = await connectClient(first);
-    const obj = await a.save({ n: 1 });
+    const obj = await a.save({ n: 1 }); // id 1 at version 1
     const down = waitFor(a, 'disconnect');
     await stopServer(first);
     await down;
-    // Behind the engine's back, while it is down: the new server starts at version 1 with other data.
-    await store.update({ id: obj.id, n: 99 });
+    // The new server has other data under the same id and the same version: only the epoch differs.
+    const store = new MemoryStore();
+    expect(await store.create({ n: 99 })).to.deep.equal({ id: obj.id, n: 99 });
+    const [held] = await store[BACKEND]().fetch([obj.id], null);
+    expect(held!.v).to.equal(1);
     const changed = waitFor(a, 'update');
     const second = await startServer(store, undefined, first.port);
     const [live, changes] = await changed;

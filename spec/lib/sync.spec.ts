@@ -170,24 +170,38 @@ describe('sync between clients', () => {
       expect(cSaw).to.equal(1);
     });
 
-    it('mirrors a collection on subscribe and stops after unsubscribe', async () => {
+    it('mirrors a collection on subscribe and stops after unsubscribe, on the wire too', async () => {
       const server = await startServer();
       server.sync.collection('notes');
       const a = await connectClient(server);
       await a.collection('notes').save({ t: 1 });
       await a.collection('notes').save({ t: 2 });
       const b = await connectClient(server);
+      const c = await connectClient(server);
+      await c.collection('notes').subscribe();
+      // Every `ch` frame of notes that reaches b's socket, whatever b's client does with it.
+      const frames: string[] = [];
+      (b as any).socket.io.engine.on('packet', (p: any) => {
+        if (p.type === 'message' && /^\d+\["ch",.*,"notes"\]$/.test(String(p.data))) frames.push(p.data);
+      });
       const notes = b.collection('notes');
       await notes.subscribe();
       expect(Object.values(notes.allObjects()).map((o) => o.t)).to.have.members([1, 2]);
+      const seen = waitFor(notes, 'create');
+      await a.collection('notes').save({ t: 3 });
+      await seen;
+      expect(frames).to.have.length(1);
       await notes.unsubscribe();
       let after = 0;
       notes.on('create', () => after++);
-      await a.collection('notes').save({ t: 3 });
-      // A round trip on b after the create proves nothing was on its way (an id it does not hold:
-      // after the last unsubscribe the client forgot the objects, so fetching one would create it).
+      const cSaw = waitFor(c.collection('notes'), 'create');
+      await a.collection('notes').save({ t: 4 });
+      await cSaw; // the one broadcast to the room has left
+      // A round trip on b after it proves nothing was on its way to b.
+      // (an id it does not hold: after the last unsubscribe the client forgot the objects)
       await notes.fetch([99]);
       expect(after).to.equal(0);
+      expect(frames, 'frames of notes sent after unsubscribe').to.have.length(1);
     });
 
     it('answers unknown_collection for a collection the server never declared', async () => {

@@ -4,7 +4,9 @@
  */
 import { expect } from 'chai';
 import { io as rawIo, type Socket } from 'socket.io-client';
-import { MemoryStore, PROTOCOL_VERSION } from '../../lib/index.js';
+import { createServer } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { MemoryStore, ObjectSync, PROTOCOL_VERSION } from '../../lib/index.js';
 import { cleanup, connectClient, startServer, waitFor, type Running } from '../support/harness.js';
 
 /** A socket.io client that is not ours, speaking the protocol by hand. */
@@ -176,7 +178,13 @@ describe('the wire', () => {
 
   it('refuses a handshake without a session secret or with another protocol version', async () => {
     const server = await startServer();
-    for (const auth of [{ osSession: 'short' }, { osProtocol: 99 }]) {
+    const cases: Array<[Record<string, unknown>, string]> = [
+      [{ osSession: 'short' }, 'invalid_message'],
+      [{ osSession: undefined }, 'invalid_message'],
+      [{ osProtocol: 99 }, 'protocol_version'],
+      [{ osProtocol: undefined }, 'protocol_version'],
+    ];
+    for (const [auth, code] of cases) {
       const socket = rawIo(server.url, {
         path: '/object-sync',
         transports: ['websocket'],
@@ -185,16 +193,43 @@ describe('the wire', () => {
       });
       raws.push(socket);
       const [err] = await waitFor(socket, 'connect_error');
-      expect(['invalid_message', 'protocol_version']).to.include((err as any).data.code);
+      expect((err as any).data, JSON.stringify(auth)).to.deep.equal({
+        code,
+        message: (err as any).data?.message,
+      });
+      expect((err as any).data.message).to.be.a('string');
     }
   });
 
   it('serves the browser bundle at /object-sync.js and leaves other requests alone', async () => {
-    const server = await startServer();
-    const res = await fetch(`${server.url}/object-sync.js`);
-    expect(res.status).to.equal(200);
-    expect(res.headers.get('content-type')).to.contain('javascript');
-    const body = await res.text();
-    expect(body).to.contain('ObjectSync');
+    // The app's own handler, there before the engine: it must get every other request.
+    const http = createServer((req, res) => {
+      res.writeHead(200, { 'Content-Type': 'text/plain' });
+      res.end(`app ${req.url}`);
+    });
+    const sync = ObjectSync.listen(http);
+    await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
+    const url = `http://127.0.0.1:${(http.address() as AddressInfo).port}`;
+    try {
+      for (const path of ['/object-sync.js', '/object-sync.js?v=2']) {
+        const res = await fetch(`${url}${path}`);
+        expect(res.status, path).to.equal(200);
+        expect(res.headers.get('content-type'), path).to.contain('javascript');
+        expect(await res.text(), path).to.contain('ObjectSync');
+      }
+      for (const path of [
+        '/',
+        '/index.html',
+        '/object-sync.jsx',
+        '/js/object-sync.js',
+        '/other?object-sync.js',
+      ]) {
+        const res = await fetch(`${url}${path}`);
+        expect(res.status, path).to.equal(200);
+        expect(await res.text(), path).to.equal(`app ${path}`);
+      }
+    } finally {
+      await sync.close();
+    }
   });
 });

@@ -46,6 +46,18 @@ function counted(): { handlers: Handlers; calls: { n: number } } {
   return { handlers, calls };
 }
 
+/** The answer to an engine.io polling handshake sent with `origin` (none when undefined). */
+async function handshakeStatus(
+  server: Running,
+  origin: string | undefined,
+): Promise<{ status: number; body: unknown }> {
+  const res = await fetch(`${server.url}/object-sync/?EIO=4&transport=polling`, {
+    headers: origin ? { origin } : {},
+  });
+  const text = await res.text();
+  return { status: res.status, body: res.status === 200 ? text : JSON.parse(text) };
+}
+
 describe('access control and limits', () => {
   let proxy: FaultProxy | undefined;
   afterEach(async () => {
@@ -125,6 +137,39 @@ describe('access control and limits', () => {
     expect(bob.get(open.id)).to.equal(undefined);
   });
 
+  it('applies visible to resyncs: objects made before the client came, and objects hidden while it was away', async () => {
+    // A user sees public objects and their own (the user bound to the session at its handshake).
+    const server: Running = await startServer(undefined, {
+      authorize: (handshake) => String(handshake.auth.user),
+      visible: (obj, sid) => obj.public === true || obj.owner === server.sync.user(sid),
+    });
+    // Every frame the server sends to bob's connections (answers and events alike).
+    const toBob: string[] = [];
+    server.sync.io.on('connection', (socket: any) => {
+      if (socket.handshake.auth.user !== 'bob') return;
+      socket.conn.on('packetCreate', (p: any) => p.type === 'message' && toBob.push(String(p.data)));
+    });
+    const ann = await connectClient(server, { auth: { user: 'ann' } });
+    const secret = await ann.save({ owner: 'ann', text: 'ann-only-secret' });
+    const open = await ann.save({ owner: 'ann', public: true, text: 'for everyone' });
+    // bob comes after both exist: his first resync is all he learns of them.
+    proxy = await new FaultProxy(server.port).start();
+    const bob = await connectClient(proxy, { auth: { user: 'bob' } });
+    // The resync answer is one frame: once it brought the open object, it brought all it had.
+    await waitUntil(bob, ['create'], () => bob.get(open.id) !== undefined);
+    expect({ ...bob.allObjects() }).to.deep.equal({ [open.id]: open });
+    expect(bob.get(secret.id)).to.equal(undefined);
+    // While bob is away, the open object is hidden from him: his resync on return removes it.
+    proxy.dropDownstream();
+    await ann.save({ id: open.id, public: false, text: 'hidden now' });
+    const removed = waitFor(bob, 'destroy');
+    proxy.cut();
+    expect((await removed)[0]).to.equal(open.id);
+    expect({ ...bob.allObjects() }).to.deep.equal({});
+    expect(toBob.length).to.be.greaterThan(2);
+    expect(toBob.filter((frame) => /ann-only-secret|hidden now/.test(frame))).to.deep.equal([]);
+  });
+
   it('scopes dedupe records to the session: the same sequence number from two sessions is two requests', async () => {
     const store = new MemoryStore();
     const server = await startServer(store);
@@ -142,8 +187,23 @@ describe('access control and limits', () => {
 
   it('refuses browsers from origins not listed in allowedOrigins', async () => {
     const server = await startServer(undefined, { allowedOrigins: ['http://good.example'] });
-    const evil = raw(server, 'origin-test-000000001', { extraHeaders: { origin: 'http://evil.example' } });
-    await waitFor(evil, 'connect_error');
+    // Refused by origin, at the transport, before any handshake: 403 on both transports.
+    for (const transports of [['polling'], ['websocket']]) {
+      const evil = raw(server, 'origin-test-000000001', {
+        transports,
+        extraHeaders: { origin: 'http://evil.example' },
+      });
+      const [err] = await waitFor<[Error & { description?: unknown }]>(evil, 'connect_error');
+      expect(err.message, transports[0]).to.equal(
+        `${transports[0] === 'polling' ? 'xhr poll' : 'websocket'} error`,
+      );
+    }
+    expect(await handshakeStatus(server, 'http://evil.example')).to.deep.equal({
+      status: 403,
+      body: { code: 4, message: 'origin not allowed' },
+    });
+    expect((await handshakeStatus(server, 'http://good.example')).status).to.equal(200);
+    expect((await handshakeStatus(server, undefined)).status).to.equal(200);
     const good = raw(server, 'origin-test-000000002', { extraHeaders: { origin: 'http://good.example' } });
     await waitFor(good, 'connect');
     const node = raw(server, 'origin-test-000000003');
