@@ -67,7 +67,8 @@ export function latestClient(): ObjectSync | undefined {
 export function syncThrough(client: ObjectSync): BackboneSync {
   let sync = syncs.get(client);
   if (!sync) {
-    sync = (method, target, options) => runSync(client, method, target, options ?? {});
+    sync = (method: SyncMethod, target, options?: SyncOptions) =>
+      runSync(client, method, target, options ?? {});
     syncs.set(client, sync);
   }
   return sync;

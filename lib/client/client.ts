@@ -28,6 +28,7 @@ import type { NodeCallback } from '../settle.js';
 import { ClientCollection, type CollectionEvents, type RequestSender } from './collection.js';
 import { resolveClientOptions, type ClientOptions, type ResolvedClientOptions } from './options.js';
 import { Outbox } from './outbox.js';
+import type { TypedCollection } from './typed.js';
 
 /** Events of the client. */
 export type ClientEvents = CollectionEvents & {
@@ -113,7 +114,12 @@ export class ObjectSync extends Emitter<ClientEvents> implements RequestSender {
     return this.outbox.pending;
   }
 
-  /** The named collection (created on first use). Subscribe to receive its changes. */
+  /**
+   * The named collection (created on first use). Subscribe to receive its changes.
+   * `collection<Player>('players')` types its objects as `Player`s (lib/client/typed.ts).
+   */
+  collection(name: string): ClientCollection;
+  collection<T extends object>(name: string): TypedCollection<T>;
   collection(name: string): ClientCollection {
     if (!isValidCollectionName(name)) throw new TypeError(`invalid collection name: ${String(name)}`);
     let coll = this.collections.get(name);

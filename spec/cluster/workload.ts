@@ -9,7 +9,7 @@
  * The verdict is the torture run's (`bench/torture/verify.ts`), on the same logs.
  */
 import { EventEmitter } from 'node:events';
-import { ObjectSync as Client } from '../../lib/client/index.js';
+import { ObjectSync as Client, type ClientCollection } from '../../lib/client/index.js';
 import type { Id } from '../../lib/index.js';
 import type { Random } from '../../bench/torture/random.js';
 import type { FieldLog, Owned } from '../../bench/torture/writer.js';
@@ -43,7 +43,7 @@ export class Writer {
     client.on('disconnect', () => this.disconnects++);
   }
 
-  private get things(): ReturnType<Client['collection']> {
+  private get things(): ClientCollection {
     return this.client.collection('things');
   }
 
