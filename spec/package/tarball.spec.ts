@@ -13,17 +13,13 @@
  * repository's own node_modules, as a user would install them next to object-sync.
  */
 import { expect } from 'chai';
-import { execFileSync } from 'node:child_process';
-import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, readFileSync, readdirSync } from 'node:fs';
 import { createRequire } from 'node:module';
-import { tmpdir } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
+import { installPacked, ROOT, run } from './packed.js';
 
-const root = fileURLToPath(new URL('../../../', import.meta.url));
-const fixture = join(root, 'spec/package/fixture');
+const fixture = join(ROOT, 'spec/package/fixture');
 const require = createRequire(import.meta.url);
-const npm = process.platform === 'win32' ? 'npm.cmd' : 'npm';
 
 /** The exports every entry point must have (the public API names of SPEC and README). */
 const EXPECTED: Record<string, string[]> = {
@@ -34,11 +30,6 @@ const EXPECTED: Record<string, string[]> = {
   'object-sync/stores/postgres': ['PostgresStore'],
 };
 
-/** Runs a command in `cwd`; its output, or an error carrying its output. */
-function run(cmd: string, args: string[], cwd: string): string {
-  return execFileSync(cmd, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
-}
-
 /** Every file under `dir`, relative to it. */
 function filesUnder(dir: string): string[] {
   return readdirSync(dir, { recursive: true, withFileTypes: true })
@@ -48,50 +39,27 @@ function filesUnder(dir: string): string[] {
 
 describe('the packed package', function () {
   this.timeout(180_000);
-  let work: string;
-  let project: string;
-  let shipped: string;
-  let installOutput: string;
+  let core: ReturnType<typeof installPacked>;
 
-  before(function () {
-    work = mkdtempSync(join(tmpdir(), 'object-sync-pack-'));
-    // dist/ is built by `npm test` before the specs run; prepack's clean build would delete it under us.
-    const tgz = run(npm, ['pack', '--ignore-scripts', '--silent', '--pack-destination', work], root).trim();
-    project = join(work, 'app');
-    cpSync(fixture, project, { recursive: true });
-    writeFileSync(join(project, 'package.json'), JSON.stringify({ name: 'app', private: true }));
-    installOutput = run(
-      npm,
-      ['install', '--no-audit', '--no-fund', '--prefer-offline', '--foreground-scripts', join(work, tgz)],
-      project,
-    );
-    shipped = join(project, 'node_modules/object-sync');
-  });
-
-  after(() => {
-    if (work) rmSync(work, { recursive: true, force: true });
+  before(() => {
+    core = installPacked();
   });
 
   it('installs for the core alone with socket.io and nothing else: no store, no Backbone, no build', () => {
-    const installed = readdirSync(join(project, 'node_modules'));
+    const installed = readdirSync(join(core.dir, 'node_modules'));
     for (const optional of ['pg', 'better-sqlite3', 'backbone', 'redis', 'jquery', 'underscore']) {
       expect(installed, optional).not.to.include(optional);
     }
-    const count = run(npm, ['ls', '--all', '--parseable'], project).trim().split('\n').length - 1;
+    const count = run('npm', ['ls', '--all', '--parseable'], core.dir).trim().split('\n').length - 1;
     expect(count, 'packages installed').to.be.at.most(26); // object-sync + socket.io's own 25
-    expect(installOutput).not.to.match(/gyp|prebuild|install script/i);
+    expect(core.output).not.to.match(/gyp|prebuild|install script/i);
   });
 
   describe('with the optional peers an application installs', () => {
+    let project: string;
     before(() => {
-      const peers = ['backbone', 'underscore', 'pg', 'better-sqlite3'];
-      for (const peer of [...peers, '@types/backbone', '@types/jquery', '@types/underscore']) {
-        symlinkSync(
-          dirname(require.resolve(`${peer}/package.json`)),
-          join(project, 'node_modules', peer),
-          'dir',
-        );
-      }
+      project = installPacked(true).dir;
+      cpSync(fixture, project, { recursive: true });
     });
 
     for (const [kind, file] of [
@@ -121,6 +89,7 @@ describe('the packed package', function () {
   });
 
   it('links from the README only to files in the package', () => {
+    const shipped = join(core.dir, 'node_modules/object-sync');
     const readme = readFileSync(join(shipped, 'README.md'), 'utf8');
     const files = new Set(filesUnder(shipped));
     const links = [...readme.matchAll(/\]\(([^)#\s]+)(#[^)]*)?\)/g)].map((m) => m[1]);
@@ -129,6 +98,7 @@ describe('the packed package', function () {
   });
 
   it('ships no source map that points at a file it does not ship', () => {
+    const shipped = join(core.dir, 'node_modules/object-sync');
     const maps = filesUnder(shipped).filter((f) => f.endsWith('.map'));
     for (const map of maps) {
       const parsed = JSON.parse(readFileSync(join(shipped, map), 'utf8')) as {
