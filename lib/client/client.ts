@@ -28,7 +28,7 @@ import type { NodeCallback } from '../settle.js';
 import { ClientCollection, type CollectionEvents, type RequestSender } from './collection.js';
 import { resolveClientOptions, type ClientOptions, type ResolvedClientOptions } from './options.js';
 import { Outbox } from './outbox.js';
-import type { TypedCollection } from './typed.js';
+import type { Stored, TypedCollection } from './typed.js';
 
 /** Events of the client. */
 export type ClientEvents = CollectionEvents & {
@@ -131,6 +131,8 @@ export class ObjectSync extends Emitter<ClientEvents> implements RequestSender {
   }
 
   /** Creates (no id) or updates an object of the default collection. See `ClientCollection#save`. */
+  save(obj: SyncObject, cb?: NodeCallback<StoredObject>): Promise<StoredObject>;
+  save<T extends { id?: Id }>(obj: T, cb?: NodeCallback<Stored<T>>): Promise<Stored<T>>;
   save(obj: SyncObject, cb?: NodeCallback<StoredObject>): Promise<StoredObject> {
     return this.defaultCollection.save(obj, cb);
   }
