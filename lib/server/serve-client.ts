@@ -37,6 +37,7 @@ export function serveClient(server: HttpServer | HttpsServer, clientPath: string
           'Cache-Control': 'no-cache',
         });
         res.end(req.method === 'HEAD' ? undefined : body);
+        log('%s %s: 200, %d bytes', req.method, path, body.length);
       },
       (err: unknown) => {
         log('bundle missing: %o', err);
@@ -59,6 +60,7 @@ export function serveClient(server: HttpServer | HttpsServer, clientPath: string
     return emit.call(this, event, ...args);
   };
   (server as { emit: Emit }).emit = intercept;
+  log('serving the browser bundle at %s', clientPath);
   return () => {
     if ((server as { emit: Emit }).emit === intercept) (server as { emit: Emit }).emit = emit;
   };
