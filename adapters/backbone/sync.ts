@@ -83,7 +83,11 @@ function bound(client: ObjectSync): { binding: Binding; sync: BackboneSync } {
   let it = bindings.get(client);
   if (!it) {
     const binding = new Binding(client);
-    it = { binding, sync: (method, target, options) => runSync(binding, method, target, options ?? {}) };
+    it = {
+      binding,
+      sync: (method: SyncMethod, target, options?: SyncOptions) =>
+        runSync(binding, method, target, options ?? {}),
+    };
     bindings.set(client, it);
   }
   return it;

@@ -26,12 +26,16 @@ export interface SyncOptions {
   [option: string]: unknown;
 }
 
-/** A replacement for `Backbone.sync`: returns a thenable settled after the callbacks. */
-export type BackboneSync = (
-  method: SyncMethod,
-  model: SyncTarget,
-  options?: SyncOptions,
-) => PromiseLike<unknown>;
+/**
+ * A replacement for `Backbone.sync`: returns a thenable settled after the callbacks. `method` is a
+ * `SyncMethod` and `options` `SyncOptions`; they are typed as loosely as @types/backbone types them
+ * (`string`, its jQuery settings), so that `Backbone.sync = backboneSync(client)` type-checks. It is
+ * declared as a method, whose parameters TypeScript compares both ways, so that the implementation
+ * may still take a `SyncMethod` and `SyncOptions`.
+ */
+export type BackboneSync = {
+  sync(method: string, model: SyncTarget, options?: object): PromiseLike<unknown>;
+}['sync'];
 
 /** Attributes as Backbone holds them. */
 export type Attrs = Record<string, unknown>;

@@ -37,10 +37,22 @@ import { applyPatch, applyRemoval, applyState } from '../../lib/server/versionin
 
 const log = logger('stores:postgres');
 
+/**
+ * What the store uses of a pg `Pool`: a `pg.Pool` fits. Declared here so that the store's types need no
+ * `@types/pg` (an application that only passes a `connectionString` never has to install it).
+ */
+export interface PostgresPool {
+  connect(): Promise<unknown>;
+  query(text: string, values?: unknown[]): Promise<unknown>;
+  on(event: 'error', listener: (err: Error) => void): unknown;
+  removeListener(event: 'error', listener: (err: Error) => void): unknown;
+  end(): Promise<void>;
+}
+
 /** Options of `PostgresStore`. */
 export interface PostgresStoreOptions {
-  /** A pool to share between stores; the store never ends it. */
-  pool?: pg.Pool;
+  /** A pool (`new pg.Pool(...)`) to share between stores; the store never ends it. */
+  pool?: PostgresPool;
   /** Where to connect when no `pool` is given (default: pg's `PG*` environment variables). */
   connectionString?: string;
   /** Name of this store's collection inside the tables (default `objects`). */
@@ -299,8 +311,8 @@ function toVersioned(row: ObjectRow): Versioned {
 }
 
 export class PostgresStore extends StoreHandlers implements Store {
-  /** The pool (shared with other stores when `pool` was given). */
-  readonly pool: pg.Pool;
+  /** The pool (shared with other stores when `pool` was given): a `pg.Pool`. */
+  readonly pool: PostgresPool;
   private readonly backend: PostgresBackend;
   private readonly ownsPool: boolean;
   private closing: Promise<void> | undefined;
@@ -308,10 +320,12 @@ export class PostgresStore extends StoreHandlers implements Store {
   constructor(options: PostgresStoreOptions = {}) {
     super();
     this.ownsPool = !options.pool;
-    this.pool = options.pool ?? new pg.Pool({ connectionString: options.connectionString });
+    const pool =
+      (options.pool as pg.Pool | undefined) ?? new pg.Pool({ connectionString: options.connectionString });
+    this.pool = pool;
     this.pool.on('error', this.onPoolError);
     this.backend = new PostgresBackend(
-      this.pool,
+      pool,
       options.collection ?? 'objects',
       options.dedupeRetention ?? DURABLE_DEDUPE_RETENTION_MS,
     );

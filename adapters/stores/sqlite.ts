@@ -22,11 +22,24 @@ import type { Outcome } from '../../lib/server/dedupe.js';
 import { DURABLE_DEDUPE_RETENTION_MS, StoreHandlers } from '../../lib/server/store-handlers.js';
 import { applyPatch, applyRemoval, applyState } from '../../lib/server/versioning.js';
 
+/**
+ * What the store uses of a better-sqlite3 `Database`: one fits. Declared here so that the store's types
+ * need no `@types/better-sqlite3` (an application that only passes a `file` never has to install it).
+ */
+export interface SqliteDatabase {
+  readonly open: boolean;
+  exec(sql: string): unknown;
+  prepare(sql: string): unknown;
+  pragma(source: string): unknown;
+  close(): unknown;
+}
+
+/** Options of `SqliteStore`. */
 export interface SqliteStoreOptions {
   /** Database file (default `:memory:`, which is not durable). Ignored when `db` is given. */
   file?: string;
-  /** An open better-sqlite3 database to share between stores. */
-  db?: Database.Database;
+  /** An open better-sqlite3 database (`new Database(file)`) to share between stores. */
+  db?: SqliteDatabase;
   /** Name of this store's collection inside the file (default `objects`). */
   collection?: string;
   /**
@@ -177,21 +190,22 @@ function toVersioned(row: Row): Versioned {
 }
 
 export class SqliteStore extends StoreHandlers implements Store {
-  /** The database (shared with other stores when `db` was given). */
-  readonly db: Database.Database;
+  /** The database (shared with other stores when `db` was given): a better-sqlite3 `Database`. */
+  readonly db: SqliteDatabase;
   private readonly backend: SqliteBackend;
   private readonly ownsDb: boolean;
 
   constructor(options: SqliteStoreOptions = {}) {
     super();
     this.ownsDb = !options.db;
-    this.db = options.db ?? new Database(options.file ?? ':memory:');
+    const db = (options.db as Database.Database | undefined) ?? new Database(options.file ?? ':memory:');
+    this.db = db;
     if (this.ownsDb) {
-      this.db.pragma('journal_mode = WAL');
-      this.db.pragma(`synchronous = ${options.synchronous === 'FULL' ? 'FULL' : 'NORMAL'}`);
+      db.pragma('journal_mode = WAL');
+      db.pragma(`synchronous = ${options.synchronous === 'FULL' ? 'FULL' : 'NORMAL'}`);
     }
     this.backend = new SqliteBackend(
-      this.db,
+      db,
       options.collection ?? 'objects',
       options.dedupeRetention ?? DURABLE_DEDUPE_RETENTION_MS,
     );

@@ -11,7 +11,8 @@ const out = fileURLToPath(new URL('../../../docs/demo.png', import.meta.url));
 const demo = await startDemo(0);
 const browser = await launch();
 try {
-  const pages = [await openPage(browser, demo.url), await openPage(browser, demo.url)];
+  const size = { width: 860, height: 780 };
+  const pages = [await openPage(browser, demo.url, size), await openPage(browser, demo.url, size)];
   for (const { page } of pages) await page.locator('.player.me[data-id]').waitFor();
   await pages[0].page.waitForFunction(() => document.querySelectorAll('.player').length === 2);
   const [a, b] = pages.map((p) => p.page);
@@ -32,7 +33,7 @@ try {
   );
   await new Promise((resolve) => setTimeout(resolve, 400)); // let the bubble animation end
   const shots = await Promise.all(pages.map((p) => p.page.screenshot()));
-  const sheet = await browser.newPage({ viewport: { width: 1740, height: 700 } });
+  const sheet = await browser.newPage({ viewport: { width: 1740, height: 800 } });
   await sheet.setContent(
     `<body style="margin:0;background:#111;display:flex;gap:20px;padding:10px">${shots
       .map((png) => `<img src="data:image/png;base64,${png.toString('base64')}">`)

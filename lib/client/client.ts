@@ -33,6 +33,7 @@ import { ClientCollection, type CollectionEvents, type RequestSender } from './c
 import { resolveClientOptions, type ClientOptions, type ResolvedClientOptions } from './options.js';
 import { Outbox } from './outbox.js';
 import { makeStatus, sameStatus, type ClientStatus, type StatusState } from './status.js';
+import type { Stored, TypedCollection } from './typed.js';
 
 /** Events of the client. */
 export type ClientEvents = CollectionEvents & {
@@ -181,7 +182,12 @@ export class ObjectSync extends Emitter<ClientEvents> implements RequestSender {
     return this.outbox.pending;
   }
 
-  /** The named collection (created on first use). Subscribe to receive its changes. */
+  /**
+   * The named collection (created on first use). Subscribe to receive its changes.
+   * `collection<Player>('players')` types its objects as `Player`s (lib/client/typed.ts).
+   */
+  collection(name: string): ClientCollection;
+  collection<T extends object>(name: string): TypedCollection<T>;
   collection(name: string): ClientCollection {
     if (!isValidCollectionName(name)) throw new TypeError(`invalid collection name: ${String(name)}`);
     let coll = this.collections.get(name);
@@ -196,6 +202,8 @@ export class ObjectSync extends Emitter<ClientEvents> implements RequestSender {
   }
 
   /** Creates (no id) or updates an object of the default collection. See `ClientCollection#save`. */
+  save(obj: SyncObject, cb?: NodeCallback<StoredObject>): Promise<StoredObject>;
+  save<T extends { id?: Id }>(obj: T, cb?: NodeCallback<Stored<T>>): Promise<Stored<T>>;
   save(obj: SyncObject, cb?: NodeCallback<StoredObject>): Promise<StoredObject> {
     return this.defaultCollection.save(obj, cb);
   }

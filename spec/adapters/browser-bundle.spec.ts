@@ -1,35 +1,31 @@
 /**
- * Issue 13 item 12: the browser bundle targets ES2019 (scripts/build.mjs); its syntax is checked by
- * parsing it as ES2019, and the built-ins newer than ES2019 that esbuild cannot lower are looked for.
+ * The browser bundle (`/object-sync.js`) on a page that loaded it before Backbone, or without it: the
+ * client works, and any use of `ObjectSync.Backbone` says what to do instead of failing obscurely.
  */
 import { expect } from 'chai';
-import { readFileSync } from 'node:fs';
-import { parse } from 'acorn';
+import { readFile } from 'node:fs/promises';
+import vm from 'node:vm';
 
-const BUNDLE = new URL('../../browser/object-sync.js', import.meta.url);
+/** Runs the bundle in a fresh page-like context without Backbone; the context. */
+async function pageWithoutBackbone(): Promise<Record<string, any>> {
+  const bundle = await readFile(new URL('../../browser/object-sync.js', import.meta.url), 'utf8');
+  const page: Record<string, unknown> = { queueMicrotask, setTimeout, clearTimeout };
+  vm.runInNewContext(bundle, vm.createContext(page));
+  return page;
+}
 
-/** Built-ins of ES2020 and later that a syntax transform cannot lower (a method call or a global). */
-const NEWER_BUILT_INS = [
-  /\.at\(/,
-  /\.findLast(Index)?\(/,
-  /\.replaceAll\(/,
-  /Object\.hasOwn\(/,
-  /\bstructuredClone\(/,
-  /\bnew WeakRef\(/,
-  /\bnew FinalizationRegistry\(/,
-  /Promise\.any\(/,
-  /\bAggregateError\b/,
-];
+describe('the browser bundle loaded before Backbone', () => {
+  const MESSAGE = /object-sync\.js was loaded before Backbone.*load Backbone .*before \/object-sync\.js/s;
 
-describe('browser bundle', () => {
-  const code = readFileSync(BUNDLE, 'utf8');
-
-  it('parses as ES2019', () => {
-    expect(() => parse(code, { ecmaVersion: 2019, sourceType: 'script' })).to.not.throw();
+  it('SyncedCollection.extend names the fix (not "extend is not a function")', async () => {
+    const { ObjectSync } = await pageWithoutBackbone();
+    expect(ObjectSync).to.be.a('function');
+    expect(() => ObjectSync.Backbone.SyncedCollection.extend({ url: '/todos' })).to.throw(MESSAGE);
   });
 
-  it('calls no built-in newer than ES2019', () => {
-    const found = NEWER_BUILT_INS.filter((pattern) => pattern.test(code)).map(String);
-    expect(found).to.deep.equal([]);
+  it('backboneSync and new SyncedCollection name it too', async () => {
+    const { ObjectSync } = await pageWithoutBackbone();
+    expect(() => ObjectSync.Backbone.backboneSync({})).to.throw(MESSAGE);
+    expect(() => new ObjectSync.Backbone.SyncedCollection()).to.throw(MESSAGE);
   });
 });

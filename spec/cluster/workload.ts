@@ -10,7 +10,7 @@
  */
 import { EventEmitter } from 'node:events';
 import { performance } from 'node:perf_hooks';
-import { ObjectSync as Client } from '../../lib/client/index.js';
+import { ObjectSync as Client, type ClientCollection } from '../../lib/client/index.js';
 import type { Id } from '../../lib/index.js';
 import type { Random } from '../../bench/torture/random.js';
 import type { FailedWrite, FieldLog, Owned } from '../../bench/torture/writer.js';
@@ -46,7 +46,7 @@ export class Writer {
     client.on('disconnect', () => this.disconnects++);
   }
 
-  private get things(): ReturnType<Client['collection']> {
+  private get things(): ClientCollection {
     return this.client.collection('things');
   }
 

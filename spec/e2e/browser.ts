@@ -5,7 +5,16 @@
 import { existsSync } from 'node:fs';
 import { chromium, type Browser, type Page } from 'playwright-core';
 
-export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+/** Chromium: CHROMIUM_PATH, else the first of the usual places (scripts/test-setup.mjs looks in the same). */
+export const CHROMIUM =
+  process.env.CHROMIUM_PATH ??
+  [
+    '/usr/bin/chromium',
+    '/usr/bin/chromium-browser',
+    '/usr/bin/google-chrome-stable',
+    '/usr/bin/google-chrome',
+  ].find((path) => existsSync(path)) ??
+  '/usr/bin/chromium';
 
 /**
  * How Chromium reports network failures in the console. They are expected while a spec restarts its
@@ -30,7 +39,7 @@ export interface WatchedPage {
 export async function launch(options: { bfcache?: boolean } = {}): Promise<Browser> {
   if (!existsSync(CHROMIUM)) {
     throw new Error(
-      `browser specs need Chromium at ${CHROMIUM}: apt-get install chromium (or set CHROMIUM_PATH)`,
+      `browser specs need Chromium at ${CHROMIUM}: apt-get install chromium (or set CHROMIUM_PATH); npm test installs it`,
     );
   }
   return chromium.launch({

@@ -95,6 +95,32 @@ describe('walk and talk, in Chromium', function () {
     expect(await position(b.page, idA)).to.deep.equal(end);
   });
 
+  it('marks your own player clearly ("you" tag and ring), and no other', async () => {
+    const idA = await myId(a.page);
+    const idB = await myId(b.page);
+    await a.page.locator(`.player_${idB}`).waitFor();
+    /** The "you" tag's text and the avatar's outline style of a player on page A. */
+    const marks = (id: string) =>
+      a.page.locator(`.player_${id}`).evaluate((el) => ({
+        tag: getComputedStyle(el, '::before').content,
+        ring: getComputedStyle(el.querySelector('.avatar')!).outlineStyle,
+      }));
+    expect(await marks(idA)).to.deep.equal({ tag: '"you"', ring: 'solid' });
+    expect(await marks(idB)).to.deep.equal({ tag: 'none', ring: 'none' });
+  });
+
+  it('the talk box never covers the field, even for a player at its bottom edge', async () => {
+    const idA = await myId(a.page);
+    for (let i = 0; i < 50; i++) await a.page.keyboard.press('ArrowDown'); // to the bottom edge
+    await positionIs(a.page, idA, { x: (await position(a.page, idA)).x, y: 460 });
+    await a.page.keyboard.press('h');
+    await a.page.locator('#talk input').waitFor({ state: 'visible' });
+    const field = (await a.page.locator('#field').boundingBox())!;
+    const talk = (await a.page.locator('#talk').boundingBox())!;
+    expect(talk.y, 'talk box top vs field bottom').to.be.at.least(field.y + field.height);
+    await a.page.keyboard.press('Escape');
+  });
+
   it('talks: a bubble on page A shows on page B', async () => {
     const idA = await myId(a.page);
     await b.page.locator(`.player_${idA} .says`).waitFor();

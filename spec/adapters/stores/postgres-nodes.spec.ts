@@ -5,6 +5,7 @@
  * one recorded (a failover).
  */
 import { expect } from 'chai';
+import type pg from 'pg';
 import { PostgresStore } from '../../../adapters/stores/postgres.js';
 import { BACKEND, type Applied, type Backend } from '../../../lib/server/backend.js';
 import { cleanup, connectClient, startServer, waitFor, waitUntil } from '../../support/harness.js';
@@ -148,7 +149,8 @@ describe('PostgresStore: several nodes on one database', function () {
       .update(id, { n: 1 }, [], null, {})
       .catch((err: unknown) => err);
     await untilWaiting(schema, 1);
-    const gone = waitUntil(a.pool, ['remove'], () => a.pool.totalCount === 0);
+    const pool = a.pool as pg.Pool; // the store's own pool, typed structurally in its options
+    const gone = waitUntil(pool, ['remove'], () => pool.totalCount === 0);
     expect(await terminate(schema)).to.be.greaterThan(1); // the busy connection and the idle ones
     expect(await stuck).to.be.an('error');
     await gone;

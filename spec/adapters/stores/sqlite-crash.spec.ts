@@ -3,6 +3,7 @@
  * the same file: the acknowledged writes are all there, and the resent request is answered from its
  * dedupe record, not applied again.
  */
+import type Database from 'better-sqlite3';
 import { expect } from 'chai';
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -68,17 +69,18 @@ describe('SqliteStore: a server killed at the worst instant', () => {
     await client.save({ id: obj.id, count: 2 });
 
     const check = new SqliteStore({ file });
+    const db = check.db as Database.Database; // typed structurally in the store's options
     try {
       expect(await check.list()).to.deep.equal([
         { id: obj.id, count: 2 },
         { id: 2, name: 'second' },
       ]);
-      const rows = check.db.prepare('SELECT id, v FROM os_objects ORDER BY id').all();
+      const rows = db.prepare('SELECT id, v FROM os_objects ORDER BY id').all();
       expect(rows).to.deep.equal([
         { id: String(obj.id), v: 3 },
         { id: '2', v: 1 },
       ]);
-      const recorded = check.db.prepare('SELECT count(*) AS n FROM os_requests').get() as { n: number };
+      const recorded = db.prepare('SELECT count(*) AS n FROM os_requests').get() as { n: number };
       expect(recorded.n).to.equal(4);
     } finally {
       check.close();
