@@ -1,0 +1,57 @@
+/**
+ * `npm run fuzz -- --runs N [--seed S] [--path P] [--commands M] [--no-shrink] [--survey] [--only KIND,...] [--unless KIND,...] [--time-limit SECONDS]`:
+ * long runs of the model-based randomized test (spec/fuzz/). Prints the seed first, the generators'
+ * coverage (runs with a cut, a restart, a hidden object touched, a slow handler) and, on failure, the
+ * shrunk counterexample with the seed and path that replay it. Exit code 1 on failure. `--survey`
+ * does every run without stopping at a failure, and prints each failing run with its path; `--only`
+ * fails (and shrinks) a run only for failures of the kinds named (one defect at a time); `--unless`
+ * passes a run that also has a failure of the kinds named (to look past a known defect).
+ */
+import { fuzz, report, Tally } from '../spec/fuzz/property.js';
+
+function arg(name: string): string | undefined {
+  const at = process.argv.indexOf(`--${name}`);
+  return at >= 0 ? process.argv[at + 1] : undefined;
+}
+
+const runs = Number(arg('runs') ?? 50);
+const seed = Number(arg('seed') ?? Date.now() % 2 ** 31);
+const path = arg('path');
+const maxCommands = Number(arg('commands') ?? 40);
+const shrink = !process.argv.includes('--no-shrink');
+const timeLimit = arg('time-limit');
+const survey = process.argv.includes('--survey');
+const only = arg('only')?.split(',');
+const unless = arg('unless')?.split(',');
+const tally = new Tally();
+console.log(
+  `fuzz: seed ${seed}${path ? ` path ${path}` : ''}, ${runs} run(s), up to ${maxCommands} commands each`,
+);
+const started = Date.now();
+let done = 0;
+const details = await fuzz({
+  runs,
+  seed,
+  path,
+  maxCommands,
+  shrink,
+  timeLimitMs: timeLimit ? Number(timeLimit) * 1000 : undefined,
+  tally,
+  survey,
+  only,
+  unless,
+  onRun: (_config, commands, failures) => {
+    done++;
+    // Before shrinking starts, run k (from 1) is replayed by --seed <seed> --path <k-1>.
+    if (process.env.FUZZ_VERBOSE || failures.length)
+      console.log(
+        `run ${done} (path ${done - 1}): ${commands.length} commands, ${failures.length ? failures.map((f) => f.kind).join(',') : 'ok'}`,
+      );
+    if (survey && failures.length)
+      for (const f of failures) console.log(`    ${f.kind}: ${f.detail.slice(0, 400)}`);
+  },
+});
+console.log(`\n${tally.summary()}`);
+console.log(`\n${report(details)}`);
+console.log(`(${((Date.now() - started) / 1000).toFixed(0)} s)`);
+process.exit(details.failed ? 1 : 0);
