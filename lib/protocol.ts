@@ -13,7 +13,7 @@
  */
 
 /** Bumped on any incompatible change; sent by clients in the handshake (`auth.osProtocol`). */
-export const PROTOCOL_VERSION = 2;
+export const PROTOCOL_VERSION = 3;
 
 /** Default socket.io path of the engine (not `/socket.io`). */
 export const DEFAULT_PATH = '/object-sync';
@@ -160,15 +160,25 @@ export interface FetchRequest {
   c: string;
   i: Id[];
 }
-/** `list`: read the whole collection (the `list` handler's query is `w`). */
+/**
+ * `list`: read the collection (the `list` handler's query is `w`), one page at a time: `k` continues
+ * after that id (in `compareIds` order); absent, from the start.
+ */
 export interface ListRequest {
   c: string;
   w: JsonValue | undefined;
+  k?: Id;
 }
-/** `sub`: subscribe and resync: `h` lists the versions the client holds (0: "send it whole"). */
+/**
+ * `sub`: subscribe and resync one page of ids: those after `k` (exclusive; absent: from the start, and
+ * the connection joins the collection's room) up to `t` (inclusive; absent: to the end). `h` lists the
+ * versions the client holds of ids in that range (0: "send it whole").
+ */
 export interface SubscribeRequest {
   c: string;
   h: Array<[Id, number]>;
+  k?: Id;
+  t?: Id;
 }
 /** `unsub`: stop receiving a collection's changes. */
 export interface UnsubscribeRequest {
@@ -201,9 +211,13 @@ export interface AnswerMap {
   destroy: { r: ChangeRecord };
   /** One entry per requested id, in order; `null` for unknown or invisible ids. */
   fetch: { r: Array<VersionedTuple | null> };
-  list: { r: VersionedTuple[] };
-  /** The changes that bring the client's copy of the collection up to date. */
-  sub: { r: ChangeRecord[] };
+  /** One page, in id order; `k`: more follow, ask again with `k`. */
+  list: { r: VersionedTuple[]; k?: Id };
+  /**
+   * The changes that bring the client's copy of the page's range up to date; `k`: the page covered
+   * ids only up to `k` (ask again from there), absent: up to the request's `t` (or the end).
+   */
+  sub: { r: ChangeRecord[]; k?: Id };
   unsub: Record<string, never>;
 }
 
@@ -257,8 +271,8 @@ const EVENT_FIELDS: { [E in RequestEvent]: ReadonlySet<string> } = {
   update: new Set(['c', 'q', 'i', 's', 'u', 'b']),
   destroy: new Set(['c', 'q', 'i']),
   fetch: new Set(['c', 'i']),
-  list: new Set(['c', 'w']),
-  sub: new Set(['c', 'h']),
+  list: new Set(['c', 'w', 'k']),
+  sub: new Set(['c', 'h', 'k', 't']),
   unsub: new Set(['c']),
 };
 
@@ -312,8 +326,11 @@ function parse(event: RequestEvent, payload: unknown, limits: Limits): RequestMa
       if (p.i.length > limits.maxIdsPerRequest) throw new Invalid('payload_too_large');
       return { c, i: p.i.map((x) => id(x, limits)) };
     }
-    case 'list':
-      return { c, w: p.w as JsonValue | undefined };
+    case 'list': {
+      const msg: ListRequest = { c, w: p.w as JsonValue | undefined };
+      if (p.k !== undefined) msg.k = id(p.k, limits);
+      return msg;
+    }
     case 'sub': {
       const h = p.h === undefined ? [] : p.h;
       if (!Array.isArray(h)) throw new Invalid('invalid_message');
@@ -322,7 +339,10 @@ function parse(event: RequestEvent, payload: unknown, limits: Limits): RequestMa
         if (!Array.isArray(pair) || pair.length !== 2) throw new Invalid('invalid_message');
         return [id(pair[0], limits), nonNegativeInteger(pair[1])];
       });
-      return { c, h: known };
+      const msg: SubscribeRequest = { c, h: known };
+      if (p.k !== undefined) msg.k = id(p.k, limits);
+      if (p.t !== undefined) msg.t = id(p.t, limits);
+      return msg;
     }
     case 'unsub':
       return { c };
@@ -345,6 +365,18 @@ function seq(x: unknown): number {
 function nonNegativeInteger(x: unknown): number {
   if (typeof x !== 'number' || !Number.isSafeInteger(x) || x < 0) throw new Invalid('invalid_message');
   return x;
+}
+
+/** The key of an id in maps: numbers and strings that print alike name the same object. */
+export function idKey(id: Id): string {
+  return typeof id === 'number' ? String(id) : id;
+}
+
+/** The order of ids in paged answers: their keys (`idKey`) compared as JS strings. */
+export function compareIds(a: Id, b: Id): number {
+  const x = idKey(a);
+  const y = idKey(b);
+  return x < y ? -1 : x > y ? 1 : 0;
 }
 
 /** Checks an id: a non-empty string of bounded length that is not a forbidden key, or a safe integer >= 0. */

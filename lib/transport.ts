@@ -18,6 +18,8 @@ export interface Connection {
   readonly sid: string;
   /** What `authorize(handshake)` answered for this connection (`true` without `authorize`). */
   readonly user: unknown;
+  /** Set once the connection is gone: nothing more is run for it. */
+  readonly closed: boolean;
   /** Sends one event to this connection only. */
   send<E extends keyof ServerToClientEvents>(event: E, ...args: Parameters<ServerToClientEvents[E]>): void;
   join(room: string): void;
@@ -48,6 +50,8 @@ export interface ServerTransport {
 
 /** What the transport tells the engine. */
 export interface TransportListener {
+  /** A handshake passed `authorize`: `ok`, or the code it is refused with. */
+  admit(sid: string, user: unknown): 'ok' | 'unavailable' | 'unauthorized';
   connected(conn: Connection): void;
   /** `deliberate`: the client left on purpose (it will not come back under this session). */
   disconnected(conn: Connection, deliberate: boolean): void;

@@ -11,8 +11,10 @@
  * - A client request is claimed first in its write's transaction (`INSERT INTO os_requests ... ON
  *   CONFLICT DO NOTHING`) and its answer recorded in the same transaction. A duplicate — the same request
  *   resent to another node after a failover, even while the first attempt is still running — waits for
- *   the first attempt's commit, finds the claim, and changes nothing: it is answered from the state the
- *   first attempt recorded (an `Applied` with `record: null`, so nothing is broadcast twice).
+ *   the first attempt's commit, finds the claim, and changes nothing: it is answered from the object's
+ *   state now (an `Applied` marked `replayed`, so nothing is broadcast twice). The record is the
+ *   request's outcome (id and version, a few dozen bytes), never the object or the wire answer.
+ * - A write whose requester was answered `timeout` (`ctx.signal`) is cancelled in PostgreSQL.
  * - Numeric ids come from one counter row per collection, taken outside the write's transaction (so
  *   concurrent creates do not queue behind each other's commits); ids are unique, not gapless.
  * - A pg failure (a server restart, a dropped connection) rejects the call that met it and never crashes
@@ -28,7 +30,8 @@ import { clone } from '../../lib/diff.js';
 import { SyncError } from '../../lib/errors.js';
 import type { Id, StoredObject } from '../../lib/protocol.js';
 import type { Applied, Backend, RequestContext, Store, Versioned } from '../../lib/server/backend.js';
-import { BACKEND } from '../../lib/server/backend.js';
+import { BACKEND, outcomeOf, parseOutcome } from '../../lib/server/backend.js';
+import type { Outcome } from '../../lib/server/dedupe.js';
 import { DURABLE_DEDUPE_RETENTION_MS, StoreHandlers } from '../../lib/server/store-handlers.js';
 import { applyPatch, applyRemoval, applyState } from '../../lib/server/versioning.js';
 
@@ -76,9 +79,10 @@ const SQL = {
     'INSERT INTO os_counters (collection, next) VALUES ($1, 1) ' +
     'ON CONFLICT (collection) DO UPDATE SET next = os_counters.next + 1 RETURNING next',
   claim: 'INSERT INTO os_requests (sid, seq) VALUES ($1, $2) ON CONFLICT DO NOTHING',
-  remember: 'UPDATE os_requests SET answer = $3, state = $4 WHERE sid = $1 AND seq = $2',
+  remember: 'UPDATE os_requests SET state = $3 WHERE sid = $1 AND seq = $2',
   recorded: 'SELECT state FROM os_requests WHERE sid = $1 AND seq = $2',
-  recall: 'SELECT answer FROM os_requests WHERE sid = $1 AND seq = $2',
+  recall: 'SELECT state, answer FROM os_requests WHERE sid = $1 AND seq = $2',
+  cancel: 'SELECT pg_cancel_backend($1)',
   prune: "DELETE FROM os_requests WHERE at < now() - $1 * interval '1 millisecond'",
 };
 
@@ -86,13 +90,6 @@ interface ObjectRow {
   id?: string;
   v: string;
   data: string;
-}
-
-/** What a write left, recorded with its request so that a duplicate can be answered alike. */
-interface RecordedState {
-  i: Id;
-  v: number;
-  o: StoredObject | null;
 }
 
 /** Thrown inside a write's transaction when its request was already applied (rolls the transaction back). */
@@ -174,11 +171,15 @@ class PostgresBackend implements Backend {
     return (await this.pool.query<ObjectRow>(SQL.all, [this.collection])).rows.map(toVersioned);
   }
 
-  async recall(sid: string, seq: number): Promise<unknown> {
+  async recall(sid: string, seq: number): Promise<Outcome | undefined> {
     await this.ready();
-    const found = await this.pool.query<{ answer: string | null }>(SQL.recall, [sid, seq]);
-    const answer = found.rows[0]?.answer;
-    return answer == null ? undefined : JSON.parse(answer);
+    const found = await this.pool.query<{ state: string | null; answer: string | null }>(SQL.recall, [
+      sid,
+      seq,
+    ]);
+    const row = found.rows[0];
+    // Rows of object-sync 0.1 kept the wire answer (`answer`) and the object (`state`).
+    return parseOutcome(row?.state) ?? parseOutcome(row?.answer);
   }
 
   /** Creates the tables once (every call waits for it; a failed attempt is retried by the next call). */
@@ -211,7 +212,7 @@ class PostgresBackend implements Backend {
    */
   private async write(ctx: RequestContext, apply: (tx: pg.PoolClient) => Promise<Applied>): Promise<Applied> {
     await this.ready();
-    const request = ctx.request && ctx.answer ? { ...ctx.request, answer: ctx.answer } : undefined;
+    const request = ctx.request;
     let applied: Applied;
     try {
       applied = await this.transaction(async (tx) => {
@@ -221,12 +222,11 @@ class PostgresBackend implements Backend {
         }
         const done = await apply(tx);
         if (request) {
-          const state: RecordedState = { i: done.id, v: done.v, o: done.next ?? null };
-          const answer = JSON.stringify(request.answer(done));
-          await tx.query(SQL.remember, [request.sid, request.seq, answer, JSON.stringify(state)]);
+          const outcome = JSON.stringify(outcomeOf(request.kind, done));
+          await tx.query(SQL.remember, [request.sid, request.seq, outcome]);
         }
         return done;
-      });
+      }, ctx.signal);
     } catch (err) {
       if (err instanceof AlreadyApplied) return err.applied;
       throw err;
@@ -235,14 +235,12 @@ class PostgresBackend implements Backend {
     return applied;
   }
 
-  /** The outcome of an already applied request, as a write that changed nothing. */
+  /** The outcome of an already applied request, as a write that changed nothing now (`replayed`). */
   private async recorded(tx: pg.PoolClient, request: { sid: string; seq: number }): Promise<Applied> {
     const found = await tx.query<{ state: string | null }>(SQL.recorded, [request.sid, request.seq]);
-    const text = found.rows[0]?.state;
-    if (text == null) throw new Error(`os_requests: no recorded state for ${request.sid}/${request.seq}`);
-    const state = JSON.parse(text) as RecordedState;
-    const obj = state.o ?? undefined;
-    return { id: state.i, v: state.v, prev: obj, next: obj, record: null };
+    const outcome = parseOutcome(found.rows[0]?.state);
+    if (!outcome?.ok) throw new Error(`os_requests: no recorded outcome for ${request.sid}/${request.seq}`);
+    return { id: outcome.id, v: outcome.v, prev: undefined, next: undefined, record: null, replayed: true };
   }
 
   /** Drops dedupe records older than the retention, in the background. */
@@ -259,9 +257,21 @@ class PostgresBackend implements Backend {
    * Runs `work` in one transaction on one pooled connection: commits when it resolves, rolls back when
    * it throws. A connection that failed is destroyed rather than given back to the pool.
    */
-  private async transaction<T>(work: (tx: pg.PoolClient) => Promise<T>): Promise<T> {
+  private async transaction<T>(work: (tx: pg.PoolClient) => Promise<T>, signal?: AbortSignal): Promise<T> {
     const client = await this.pool.connect();
     let broken: Error | undefined;
+    // A write whose requester timed out is cancelled (its statement fails, the transaction rolls
+    // back), so a stuck transaction cannot hold a pooled connection for ever.
+    const pid = (client as unknown as { processID?: number }).processID;
+    const cancel = (): void => {
+      log('cancelling a timed-out write (backend %d)', pid);
+      this.pool.query(SQL.cancel, [pid]).catch((err: unknown) => log('cancel failed: %o', err));
+    };
+    if (signal?.aborted) {
+      client.release();
+      throw new SyncError('timeout');
+    }
+    signal?.addEventListener('abort', cancel, { once: true });
     // The pool listens for errors only on idle clients; one in use would crash the process without this.
     const onError = (err: Error): void => {
       log('connection failed during a transaction: %o', err);
@@ -277,6 +287,7 @@ class PostgresBackend implements Backend {
       await client.query('ROLLBACK').catch((rollbackErr: Error) => (broken ??= rollbackErr));
       throw err;
     } finally {
+      signal?.removeEventListener('abort', cancel);
       client.removeListener('error', onError);
       client.release(broken);
     }

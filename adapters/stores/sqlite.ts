@@ -1,7 +1,8 @@
 /**
  * A durable embedded store on SQLite (better-sqlite3 v12): a drop-in for `MemoryStore` that keeps
  * objects, their versions and the request-dedupe records in one file, each write in one transaction
- * with its dedupe record. A server killed at any instant and restarted on the same file loses no
+ * with its dedupe record (the request's outcome: id and version, a few dozen bytes; the column is still
+ * named `answer`). A server killed at any instant and restarted on the same file loses no
  * acknowledged write (the answer leaves only after the commit) and applies no request twice (a resent
  * request finds its recorded answer).
  *
@@ -16,7 +17,8 @@ import { clone } from '../../lib/diff.js';
 import { SyncError } from '../../lib/errors.js';
 import type { Id, StoredObject } from '../../lib/protocol.js';
 import type { Applied, Backend, RequestContext, Store, Versioned } from '../../lib/server/backend.js';
-import { BACKEND } from '../../lib/server/backend.js';
+import { BACKEND, outcomeOf, parseOutcome } from '../../lib/server/backend.js';
+import type { Outcome } from '../../lib/server/dedupe.js';
 import { DURABLE_DEDUPE_RETENTION_MS, StoreHandlers } from '../../lib/server/store-handlers.js';
 import { applyPatch, applyRemoval, applyState } from '../../lib/server/versioning.js';
 
@@ -126,9 +128,8 @@ class SqliteBackend implements Backend {
     return this.stmt.all.all(this.collection).map(toVersioned);
   }
 
-  async recall(sid: string, seq: number): Promise<unknown> {
-    const row = this.stmt.recall.get(sid, seq);
-    return row ? JSON.parse(row.answer) : undefined;
+  async recall(sid: string, seq: number): Promise<Outcome | undefined> {
+    return parseOutcome(this.stmt.recall.get(sid, seq)?.answer);
   }
 
   private read(id: Id): Versioned | undefined {
@@ -150,13 +151,17 @@ class SqliteBackend implements Backend {
     return applied;
   }
 
-  /** Runs one write and records its answer in the same transaction. */
+  /**
+   * Runs one write and records its request's outcome (id, version: a few dozen bytes, never the
+   * object) in the same transaction.
+   */
   private transaction(ctx: RequestContext, write: () => Applied): Applied {
     const run = this.db.transaction((): Applied => {
       const applied = write();
-      if (ctx.request && ctx.answer) {
-        const answer = JSON.stringify(ctx.answer(applied));
-        this.stmt.remember.run(ctx.request.sid, ctx.request.seq, answer, Date.now());
+      const request = ctx.request;
+      if (request) {
+        const outcome = JSON.stringify(outcomeOf(request.kind, applied));
+        this.stmt.remember.run(request.sid, request.seq, outcome, Date.now());
       }
       return applied;
     });

@@ -213,7 +213,9 @@ export class ClientCollection extends Emitter<CollectionEvents> {
     delete o.id;
     this.write<'create'>('create', { o }, out, (ack) => {
       const effect = this.map.apply(ack.r);
-      return { result: this.map.get(ack.r.i)!, effect };
+      // A removal: the create was applied, but its object is gone since (or hidden from this client):
+      // it resolves with what was created as this client knows it, outside the identity map.
+      return { result: this.map.get(ack.r.i) ?? { ...o, id: ack.r.i }, effect };
     });
   }
 

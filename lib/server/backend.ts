@@ -7,7 +7,8 @@
  * Every write of one object is called inside that object's queue, so a backend never sees two
  * writes of one id at once (on one node; a shared store must also guard against other nodes).
  */
-import type { ChangeRecord, Id, JsonValue, StoredObject } from '../protocol.js';
+import type { ChangeRecord, Id, JsonValue, StoredObject, WriteEvent } from '../protocol.js';
+import type { Outcome } from './dedupe.js';
 
 /** The requesting client's session id; `null` for server-initiated calls. */
 export type Sid = string | null;
@@ -21,6 +22,8 @@ export interface Versioned {
 /**
  * The outcome of one write. `record` is the change to broadcast (`null`: nothing changed, no event);
  * `prev`/`next` are the states before and after (for visibility transitions); `v` the version after.
+ * `replayed`: the request had been applied before (a durable store found its record); nothing was
+ * changed now, and the requester is answered from the object's state.
  */
 export interface Applied {
   id: Id;
@@ -28,17 +31,48 @@ export interface Applied {
   prev: StoredObject | undefined;
   next: StoredObject | undefined;
   record: ChangeRecord | null;
+  replayed?: true;
 }
 
 /**
  * What a write carries beyond its data: the client request it answers (absent for server-initiated
- * writes) and how to turn its outcome into that request's answer. A durable store records
- * `answer(applied)` under `request` in the same transaction as the write, and gives it back from
- * `recall`, so a request resent after a crash is answered, not applied again.
+ * writes), and a signal aborted when its requester was answered `timeout` (a store or handler may
+ * stop then; the object's queue stays held until the call returns). A durable store records the
+ * write's outcome (`outcomeOf`) under `request` in the same transaction as the write, and gives it
+ * back from `recall`, so a request resent after a crash is answered, not applied again.
  */
 export interface RequestContext {
-  request?: { sid: string; seq: number };
-  answer?: (applied: Applied) => unknown;
+  request?: { sid: string; seq: number; kind: WriteEvent };
+  signal?: AbortSignal;
+}
+
+/**
+ * An outcome as a durable store keeps it (JSON text), read back; `undefined` for anything else. Rows
+ * written by object-sync 0.1 (whole wire answers) are read as the outcomes they stand for.
+ */
+export function parseOutcome(text: string | null | undefined): Outcome | undefined {
+  if (text == null) return undefined;
+  let x: unknown;
+  try {
+    x = JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+  if (x === null || typeof x !== 'object') return undefined;
+  const o = x as Record<string, unknown>;
+  if (o.ok === true && (o.kind === 'create' || o.kind === 'update' || o.kind === 'destroy'))
+    return { ok: true, kind: o.kind, id: o.id as Id, v: Number(o.v) };
+  const r = o.r as { k?: unknown; i?: unknown; v?: unknown } | null | undefined;
+  if (r && (typeof r.i === 'string' || typeof r.i === 'number')) {
+    const kind = r.k === 'd' ? 'destroy' : 'v' in o ? 'update' : 'create';
+    return { ok: true, kind, id: r.i, v: Number(r.v ?? o.v ?? 0) };
+  }
+  return undefined;
+}
+
+/** The outcome a write's request records: its object's id and version after it, never the object. */
+export function outcomeOf(kind: WriteEvent, applied: Applied): Outcome {
+  return { ok: true, kind, id: applied.next?.id ?? applied.id, v: applied.v };
 }
 
 export interface Backend {
@@ -59,9 +93,10 @@ export interface Backend {
   /** `not_found` for unknown ids. */
   destroy(id: Id, sid: Sid, ctx: RequestContext): Promise<Applied>;
   fetch(ids: Id[], sid: Sid): Promise<Array<Versioned | null>>;
-  list(query: JsonValue | undefined, sid: Sid): Promise<Versioned[]>;
-  /** The answer recorded for a request, if this backend keeps them durably. */
-  recall?(sid: string, seq: number): Promise<unknown>;
+  /** Every object (matching `query`); absent when the collection cannot list (handlers without `list`). */
+  list?(query: JsonValue | undefined, sid: Sid): Promise<Versioned[]>;
+  /** The outcome recorded for a request, if this backend keeps them durably. */
+  recall?(sid: string, seq: number): Promise<Outcome | undefined>;
 }
 
 /** The key of a store's backend method. */
@@ -77,7 +112,4 @@ export function isStore(x: unknown): x is Store {
   return x !== null && typeof x === 'object' && typeof (x as Partial<Store>)[BACKEND] === 'function';
 }
 
-/** The key of an id in maps: numbers and strings that print alike name the same object. */
-export function idKey(id: Id): string {
-  return typeof id === 'number' ? String(id) : id;
-}
+export { idKey } from '../protocol.js';

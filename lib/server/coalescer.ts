@@ -1,7 +1,8 @@
 /**
  * Coalescing (option `coalesce`): the changes published within one tick (or a window of a few ms)
  * leave as one frame per connection instead of one frame per change, since a server's cost is per
- * frame, not per byte. Each room's batch is encoded once for all of its plain receivers.
+ * frame, not per byte. Without `visible` each room's batch is encoded once for all of its plain
+ * receivers; with `visible` each receiver gets the batch as it may see it (`recordFor`).
  *
  * Order is kept exactly as without coalescing: write answers are held until the flush, and a writer
  * gets the others' changes and its own answers interleaved in the order they happened, so it never
@@ -10,12 +11,18 @@
  * still runs before its own event.
  */
 import type { ChangeRecord } from '../protocol.js';
-import { changes } from './broadcast.js';
 import type { Connection, ServerTransport } from '../transport.js';
+import type { Applied, Sid } from './backend.js';
+import { changes, collectionField, type Audience } from './egress.js';
 
 type Entry =
-  | { room: string; collection: string | undefined; record: ChangeRecord; origin: Connection | undefined }
+  | { coll: Audience; applied: Applied; origin: Connection | undefined }
   | { answerTo: Connection; answer: () => void };
+
+type Change = Extract<Entry, { applied: Applied }>;
+
+/** What one session sees of a change (the egress's rule); `null` when `filtered` is false is never asked. */
+export type RecordFor = (applied: Applied, sid: Sid) => ChangeRecord | null;
 
 export class Coalescer {
   private entries: Entry[] = [];
@@ -24,16 +31,14 @@ export class Coalescer {
   constructor(
     private readonly transport: ServerTransport,
     private readonly windowMs: number,
+    /** Whether receivers see changes differently (`visible`): then each gets its own batch. */
+    private readonly filtered: boolean,
+    private readonly recordFor: RecordFor,
   ) {}
 
-  /** Adds a change for a room (`collection` undefined for the default one). */
-  add(
-    room: string,
-    collection: string | undefined,
-    record: ChangeRecord,
-    origin: Connection | undefined,
-  ): void {
-    this.entries.push({ room, collection, record, origin });
+  /** Adds a change for its collection's room. */
+  add(coll: Audience, applied: Applied, origin: Connection | undefined): void {
+    this.entries.push({ coll, applied, origin });
     this.schedule();
   }
 
@@ -50,42 +55,64 @@ export class Coalescer {
     this.entries = [];
     // Writers: each room they wrote to, and every connection with held answers, get their own timeline.
     const writers = new Map<Connection, Set<string>>();
-    const rooms = new Map<
-      string,
-      { collection: string | undefined; records: ChangeRecord[]; writers: Connection[] }
-    >();
+    const rooms = new Map<string, { coll: Audience; changes: Change[]; writers: Connection[] }>();
     for (const entry of entries) {
       if ('answerTo' in entry) {
         if (!writers.has(entry.answerTo)) writers.set(entry.answerTo, new Set());
         continue;
       }
-      let room = rooms.get(entry.room);
-      if (!room) rooms.set(entry.room, (room = { collection: entry.collection, records: [], writers: [] }));
-      room.records.push(entry.record);
+      const name = entry.coll.room;
+      let room = rooms.get(name);
+      if (!room) rooms.set(name, (room = { coll: entry.coll, changes: [], writers: [] }));
+      room.changes.push(entry);
       // A writer not subscribed to the room gets none of its changes (nor is it excepted from it).
-      if (entry.origin?.isIn(entry.room)) {
+      if (entry.origin?.isIn(name)) {
         let own = writers.get(entry.origin);
         if (!own) writers.set(entry.origin, (own = new Set()));
-        if (!own.has(entry.room)) {
-          own.add(entry.room);
+        if (!own.has(name)) {
+          own.add(name);
           room.writers.push(entry.origin);
         }
       }
     }
-    for (const [name, room] of rooms)
-      this.transport.publish(name, changes(room.collection, room.records), room.writers);
+    for (const [name, room] of rooms) {
+      const collection = collectionField(room.coll.name);
+      if (!this.filtered) {
+        const records = room.changes.map((c) => c.applied.record!);
+        this.transport.publish(name, changes(collection, records), room.writers);
+        continue;
+      }
+      for (const conn of this.transport.members(name)) {
+        if (writers.has(conn)) continue; // its timeline below
+        const records = this.seenBy(conn, room.changes);
+        if (records.length > 0) conn.send('ch', ...changes(collection, records));
+      }
+    }
     for (const [conn, ownRooms] of writers) this.replay(conn, ownRooms, entries);
   }
 
+  /** The records of `list` that `conn` may see, its own changes left out. */
+  private seenBy(conn: Connection, list: Change[]): ChangeRecord[] {
+    const records: ChangeRecord[] = [];
+    for (const change of list) {
+      if (change.origin === conn) continue;
+      const record = this.filtered ? this.recordFor(change.applied, conn.sid) : change.applied.record;
+      if (record) records.push(record);
+    }
+    return records;
+  }
+
   /**
-   * A writer's timeline: the others' changes in the rooms it wrote to, and its answers, in order;
+   * A writer's timeline: the others' changes in the rooms it is in, and its answers, in order;
    * consecutive changes of one room go out as one frame.
    */
   private replay(conn: Connection, ownRooms: Set<string>, entries: Entry[]): void {
-    let pending: { collection: string | undefined; room: string; records: ChangeRecord[] } | undefined;
+    let pending: { coll: Audience; changes: Change[] } | undefined;
     const send = (): void => {
-      if (pending && pending.records.length > 0)
-        conn.send('ch', ...changes(pending.collection, pending.records));
+      if (pending) {
+        const records = this.seenBy(conn, pending.changes);
+        if (records.length > 0) conn.send('ch', ...changes(collectionField(pending.coll.name), records));
+      }
       pending = undefined;
     };
     for (const entry of entries) {
@@ -93,13 +120,21 @@ export class Coalescer {
         if (entry.answerTo !== conn) continue;
         send();
         entry.answer();
-      } else if (ownRooms.has(entry.room) && entry.origin !== conn) {
-        if (pending && pending.room !== entry.room) send();
-        pending ??= { collection: entry.collection, room: entry.room, records: [] };
-        pending.records.push(entry.record);
+      } else if (this.receives(conn, ownRooms, entry.coll.room) && entry.origin !== conn) {
+        if (pending && pending.coll.room !== entry.coll.room) send();
+        pending ??= { coll: entry.coll, changes: [] };
+        pending.changes.push(entry);
       }
     }
     send();
+  }
+
+  /**
+   * Whether a writer gets a room's changes on its own timeline: without filtering the room's batch
+   * excepted it only for the rooms it wrote to; with filtering every member is served one by one.
+   */
+  private receives(conn: Connection, ownRooms: Set<string>, room: string): boolean {
+    return this.filtered ? conn.isIn(room) : ownRooms.has(room);
   }
 
   private schedule(): void {

@@ -37,9 +37,9 @@ import {
 import type { NodeCallback } from '../settle.js';
 import { SocketIoTransport, type ListenTarget } from '../socketio/server-transport.js';
 import type { Connection, SessionPresence, TransportListener } from '../transport.js';
-import { BACKEND, isStore, type Applied, type Backend } from './backend.js';
-import { ServerCollection, type Publisher } from './collection.js';
-import { Broadcaster } from './broadcast.js';
+import { BACKEND, isStore, type Backend } from './backend.js';
+import { ServerCollection, type CollectionHost } from './collection.js';
+import { Egress } from './egress.js';
 import { Coalescer } from './coalescer.js';
 import { HandlerBackend } from './handler-backend.js';
 import { timedBackend } from './timed-backend.js';
@@ -47,9 +47,9 @@ import { isHandlers, type Handlers } from './handlers.js';
 import { MemoryStore } from './memory-store.js';
 import { DedupeTable } from './dedupe.js';
 import { Admission } from './admission.js';
-import { Writes } from './writes.js';
+import { WritePipeline, type Reply, type WriteOp } from './pipeline.js';
 import { resolveOptions, type ResolvedOptions, type ServerOptions } from './options.js';
-import * as answer from './requests.js';
+import { answerFetch, answerList, answerSubscribe, answerUnsubscribe } from './reads.js';
 import { serveClient } from './serve-client.js';
 import { Sessions } from './sessions.js';
 
@@ -62,22 +62,24 @@ export type ServerEvents = {
   error: [err: unknown];
 };
 
-type AckPayload = unknown;
-
-export class ObjectSync extends Emitter<ServerEvents> implements Publisher, TransportListener {
+export class ObjectSync extends Emitter<ServerEvents> implements CollectionHost, TransportListener {
   /** Changes whenever this engine starts: versions from another epoch are not comparable. */
   readonly epoch: string;
+  /** @internal */
+  readonly pipeline: WritePipeline;
   private readonly options: ResolvedOptions;
   private readonly collections = new Map<string, ServerCollection>();
+  /** How many collections `autoCollections` made (bounded by `maxAutoCollections`). */
+  private autoMade = 0;
   private readonly sessions: Sessions;
-  private readonly dedupe: DedupeTable<AckPayload>;
   private readonly transport: SocketIoTransport;
   private readonly admission: Admission;
-  private readonly writes: Writes;
   private readonly running = new Set<Promise<unknown>>();
+  /** Requests still running, per session: a session's `disconnect` waits for them. */
+  private readonly runningBySid = new Map<string, Set<Promise<unknown>>>();
   private readonly unserve: (() => void) | undefined;
   private readonly coalescer: Coalescer | undefined;
-  private readonly broadcaster: Broadcaster;
+  private readonly egress: Egress;
   private closing: Promise<void> | undefined;
 
   /**
@@ -98,15 +100,13 @@ export class ObjectSync extends Emitter<ServerEvents> implements Publisher, Tran
     this.options = resolveOptions(options);
     this.epoch = this.options.epoch ?? randomBytes(9).toString('base64url');
     const ioTarget = options?.io ?? target;
-    this.dedupe = new DedupeTable<AckPayload>(this.options.dedupeRetention);
     this.sessions = new Sessions(
       this.options.sessionTimeout,
       (sid) => this.emit('connect', sid),
-      (sid) => this.emit('disconnect', sid),
+      (sid) => this.ended(sid),
       // On several nodes a session may live on in another node's connection.
       (sid) => this.transport.askOtherNodes(sid),
     );
-    this.collection(DEFAULT_COLLECTION, handlers ?? new MemoryStore());
     this.transport = new SocketIoTransport(
       ioTarget,
       {
@@ -122,19 +122,27 @@ export class ObjectSync extends Emitter<ServerEvents> implements Publisher, Tran
       },
       this,
     );
-    if (this.options.coalesce !== false && !this.options.visible) {
-      this.coalescer = new Coalescer(this.transport, this.options.coalesce);
+    const onError = (err: unknown): void => void this.emit('error', err);
+    // The coalescer asks the egress what each session sees; the egress hands changes to the coalescer.
+    let egress: Egress | undefined;
+    if (this.options.coalesce !== false) {
+      this.coalescer = new Coalescer(
+        this.transport,
+        this.options.coalesce,
+        this.options.visible !== undefined,
+        (applied, sid) => egress!.recordFor(applied, sid),
+      );
     }
-    this.broadcaster = new Broadcaster(this.transport, this.options.visible, this.coalescer, (err) =>
-      this.emit('error', err),
-    );
+    this.egress = egress = new Egress(this.transport, this.options.visible, this.coalescer, onError);
     this.admission = new Admission(this.options.maxRequestsPerSecond, this.options.maxInFlight);
-    this.writes = new Writes({
-      dedupe: this.dedupe,
-      coalescer: this.coalescer,
-      visible: this.broadcaster.visibleEntry,
+    this.pipeline = new WritePipeline({
+      dedupe: new DedupeTable(this.options.dedupeRetention),
+      egress: this.egress,
+      timeoutMs: this.options.handlerTimeout,
+      track: (work) => this.track(work),
       wireError: (err) => this.wireError(err),
     });
+    this.collection(DEFAULT_COLLECTION, handlers ?? new MemoryStore());
     const http = this.transport.httpServer;
     this.unserve = this.options.serveClient && http ? serveClient(http, this.options.clientPath) : undefined;
   }
@@ -170,12 +178,12 @@ export class ObjectSync extends Emitter<ServerEvents> implements Publisher, Tran
     return this.defaultCollection.destroy(id, cb);
   }
 
-  /** Server-side fetch on the default collection. */
+  /** Server-side fetch on the default collection (copies). */
   fetch(ids: Id | Id[], cb?: NodeCallback<Array<StoredObject | null>>): Promise<Array<StoredObject | null>> {
     return this.defaultCollection.fetch(ids, cb);
   }
 
-  /** Server-side list of the default collection. */
+  /** Server-side list of the default collection (copies). */
   list(query?: JsonValue, cb?: NodeCallback<StoredObject[]>): Promise<StoredObject[]> {
     return this.defaultCollection.list(query, cb);
   }
@@ -194,13 +202,15 @@ export class ObjectSync extends Emitter<ServerEvents> implements Publisher, Tran
   }
 
   /**
-   * Stops cleanly: refuses new requests (`unavailable`), lets running handler calls finish (at most
-   * `handlerTimeout`), emits `disconnect(sid)` for every session, then closes the connections so that
-   * clients reconnect by themselves when a server is back. Closes the socket.io server it created
-   * (and with it the http server); an io `Server` passed in is left open.
+   * Stops cleanly: refuses new handshakes and requests (`unavailable`) from the moment it is called,
+   * lets running handler calls finish (at most `handlerTimeout`), emits `disconnect(sid)` for every
+   * session, then closes the connections so that clients reconnect by themselves when a server is
+   * back. Closes the socket.io server it created (and with it the http server); an io `Server` passed
+   * in is left open.
    */
   close(cb?: (err?: Error) => void): Promise<void> {
     this.closing ??= (async () => {
+      this.transport.refuseHandshakes();
       await this.drain();
       this.sessions.endAll();
       await this.drain();
@@ -227,9 +237,7 @@ export class ObjectSync extends Emitter<ServerEvents> implements Publisher, Tran
     clearTimeout(timer);
   }
 
-  // --- Publisher ------------------------------------------------------------------------------
-
-  /** @internal */
+  /** Keeps shutdown waiting for `work`. @internal */
   track<T>(work: Promise<T>): Promise<T> {
     this.running.add(work);
     const done = (): void => {
@@ -239,14 +247,16 @@ export class ObjectSync extends Emitter<ServerEvents> implements Publisher, Tran
     return work;
   }
 
-  /** Sends a write's change to its audience (see `broadcast.ts`). @internal */
-  publish(coll: ServerCollection, applied: Applied, origin: Connection | undefined): void {
-    this.broadcaster.publish(coll, applied, origin);
+  /** A session ended: `disconnect(sid)` fires once its requests still running have finished. */
+  private ended(sid: string): void {
+    const work = this.runningBySid.get(sid);
+    if (!work || work.size === 0) return void this.emit('disconnect', sid);
+    void Promise.allSettled([...work]).then(() => this.emit('disconnect', sid));
   }
 
   /** A change published on another node (only relayed with `visible`). @internal */
   relayed(message: unknown): void {
-    this.broadcaster.relayed(message, (name) => this.collections.get(name));
+    this.egress.relayed(message, (name) => this.collections.get(name));
   }
 
   /**
@@ -257,11 +267,16 @@ export class ObjectSync extends Emitter<ServerEvents> implements Publisher, Tran
     for (const conn of this.transport.connections()) conn.send('hi', this.hello(conn));
   }
 
-  private get visibleEntry(): Broadcaster['visibleEntry'] {
-    return this.broadcaster.visibleEntry;
-  }
-
   // --- TransportListener ----------------------------------------------------------------------
+
+  /**
+   * A handshake passed `authorize`: refused while closing, and when its session is bound to another
+   * user (a session's user is the one of its first handshake). @internal
+   */
+  admit(sid: string, user: unknown): 'ok' | 'unavailable' | 'unauthorized' {
+    if (this.closing) return 'unavailable';
+    return this.sessions.accepts(sid, user) ? 'ok' : 'unauthorized';
+  }
 
   /** @internal */
   connected(conn: Connection): void {
@@ -291,6 +306,8 @@ export class ObjectSync extends Emitter<ServerEvents> implements Publisher, Tran
     args: unknown[],
     ack: ((answer: unknown) => void) | undefined,
   ): void {
+    // Nothing of a connection outlives it: a request read after its disconnect is not run.
+    if (conn.closed) return;
     if (!ack) {
       log('dropped %s without ack from %s', event, conn.id);
       return;
@@ -302,7 +319,10 @@ export class ObjectSync extends Emitter<ServerEvents> implements Publisher, Tran
         log('ack failed: %o', err);
       }
     };
-    const fail = (code: string): void => reply({ error: toWireError(new SyncError(code)) });
+    const fail = (code: string): void => {
+      log('refused %s from %s: %s', event, conn.sid, code);
+      reply({ error: toWireError(new SyncError(code)) });
+    };
     if (!this.admission.takeToken(conn)) return fail('rate_limited');
     if (!isRequestEvent(event)) return fail('unknown_event');
     if (this.closing) return fail('unavailable');
@@ -310,7 +330,7 @@ export class ObjectSync extends Emitter<ServerEvents> implements Publisher, Tran
     if (this.admission.isBusy(conn)) return fail('busy');
     const checked = validateRequest(event, args[0], this.options.limits);
     if (!checked.ok) return fail(checked.code);
-    const coll = this.resolveCollection(checked.msg.c);
+    const coll = this.resolveCollection(checked.msg.c, event);
     if (!coll) return fail('unknown_collection');
     this.admission.enter(conn);
     let answered = false;
@@ -320,37 +340,61 @@ export class ObjectSync extends Emitter<ServerEvents> implements Publisher, Tran
       this.admission.release(conn);
       reply(payload);
     };
-    this.dispatch(event, checked.msg, coll, conn, answerOnce).catch((err: unknown) =>
+    const work = this.dispatch(event, checked.msg, coll, conn, answerOnce).catch((err: unknown) =>
       answerOnce({ error: this.wireError(err) }),
     );
+    this.runningFor(conn.sid, work);
+  }
+
+  /** Counts a request among its session's running ones until it ends. */
+  private runningFor(sid: string, work: Promise<unknown>): void {
+    let set = this.runningBySid.get(sid);
+    if (!set) this.runningBySid.set(sid, (set = new Set()));
+    set.add(work);
+    void work.then(() => {
+      set.delete(work);
+      if (set.size === 0 && this.runningBySid.get(sid) === set) this.runningBySid.delete(sid);
+    });
   }
 
   private async dispatch(
     event: RequestEvent,
     msg: RequestMap[RequestEvent],
-    coll: ServerCollection,
+    coll: ServerCollection | Unknown,
     conn: Connection,
-    reply: answer.Reply,
+    reply: Reply,
   ): Promise<void> {
+    if (coll === UNKNOWN) return reply(answerUnknown(event, msg));
     switch (event) {
       case 'create':
       case 'update':
-      case 'destroy':
-        return this.writes.write(event, msg as RequestMap[typeof event], coll, conn, reply);
+      case 'destroy': {
+        const m = msg as RequestMap[typeof event];
+        return this.pipeline.client(coll, writeOp(event, m), m.q, conn, reply);
+      }
       case 'fetch':
-        return reply(await answer.answerFetch(coll, msg as RequestMap['fetch'], conn, this.visibleEntry));
+        return reply(await answerFetch(coll, msg as RequestMap['fetch'], conn.sid, this.egress));
       case 'list':
-        return reply(await answer.answerList(coll, msg as RequestMap['list'], conn, this.visibleEntry));
+        return reply(await answerList(coll, msg as RequestMap['list'], conn.sid, this.egress));
       case 'sub':
-        return reply(await answer.answerSubscribe(coll, msg as RequestMap['sub'], conn, this.visibleEntry));
+        return reply(await answerSubscribe(coll, msg as RequestMap['sub'], conn, this.egress));
       case 'unsub':
-        return reply(answer.answerUnsubscribe(coll, conn));
+        return reply(answerUnsubscribe(coll, conn));
     }
   }
 
-  private resolveCollection(name: string): ServerCollection | undefined {
+  /**
+   * The collection a request names. With `autoCollections` an unknown name is created by a write or
+   * a subscribe (at most `maxAutoCollections` of them), never by a read: reads of it answer as an
+   * empty collection.
+   */
+  private resolveCollection(name: string, event: RequestEvent): ServerCollection | Unknown | undefined {
     const found = this.collections.get(name);
     if (found || !this.options.autoCollections) return found;
+    if (event === 'fetch' || event === 'list' || event === 'unsub') return UNKNOWN;
+    if (this.autoMade >= this.options.maxAutoCollections) return undefined;
+    this.autoMade++;
+    log('auto collection %s (%d of %d)', name, this.autoMade, this.options.maxAutoCollections);
     return this.collection(name);
   }
 
@@ -359,8 +403,36 @@ export class ObjectSync extends Emitter<ServerEvents> implements Publisher, Tran
     const wire = toWireError(err);
     if (wire.code === 'handler_error') {
       log('handler failed: %o', err);
-      this.emit('error', err);
+      // Without an `error` listener the failure would go unseen: say it once on the process.
+      if (!this.emit('error', err))
+        process.emitWarning(`a handler failed (${describe(err)}); listen to 'error' to handle it`, {
+          code: 'OBJECT_SYNC_HANDLER_ERROR',
+        });
     }
     return wire;
   }
+}
+
+/** A collection `autoCollections` has not made (read requests of it answer as an empty collection). */
+const UNKNOWN = Symbol('unknown collection');
+type Unknown = typeof UNKNOWN;
+
+/** The answer to a read of a collection that does not exist yet. */
+function answerUnknown(event: RequestEvent, msg: RequestMap[RequestEvent]): unknown {
+  if (event === 'fetch') return { r: (msg as RequestMap['fetch']).i.map(() => null) };
+  if (event === 'list') return { r: [] };
+  return {};
+}
+
+/** A validated write request as the pipeline takes it. */
+function writeOp<E extends 'create' | 'update' | 'destroy'>(event: E, msg: RequestMap[E]): WriteOp {
+  if (event === 'create') return { kind: 'create', obj: (msg as RequestMap['create']).o };
+  if (event === 'destroy') return { kind: 'destroy', id: (msg as RequestMap['destroy']).i };
+  const m = msg as RequestMap['update'];
+  return { kind: 'update', id: m.i, set: m.s, unset: m.u, base: m.b };
+}
+
+/** A short description of a failure for the warning (its name and message; never sent anywhere). */
+function describe(err: unknown): string {
+  return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
 }

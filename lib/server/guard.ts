@@ -26,12 +26,15 @@ export interface StoreGuard {
 
 class GuardedBackend implements Backend {
   readonly recall?: Backend['recall'];
+  readonly list?: Backend['list'];
+  readonly inProcess?: boolean;
 
   constructor(
     private readonly inner: Backend,
     private readonly guard: StoreGuard,
   ) {
     if (inner.recall) this.recall = inner.recall.bind(inner);
+    if (inner.list) this.list = inner.list.bind(inner);
   }
 
   async create(obj: Record<string, unknown>, sid: Sid, ctx: RequestContext): Promise<Applied> {
@@ -59,11 +62,10 @@ class GuardedBackend implements Backend {
     return this.inner.fetch(ids, sid);
   }
 
-  list(query: Parameters<Backend['list']>[0], sid: Sid): ReturnType<Backend['list']> {
-    return this.inner.list(query, sid);
-  }
-
-  /** The object as stored now (the engine's per-object queue keeps it so until the write). */
+  /**
+   * The object as stored now (the engine's per-object queue keeps it so until the write). An object
+   * `visible` hides from the writer never gets here: the engine answers `not_found` first.
+   */
   private async current(id: Id, sid: Sid): Promise<StoredObject> {
     const [found] = await this.inner.fetch([id], sid);
     if (!found) throw new SyncError('not_found');

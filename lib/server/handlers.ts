@@ -4,7 +4,11 @@
  * A handler answers either through the Promise (or thenable) it returns — then `cb` is ignored — or
  * through `cb(err, result, broadcast)`. Whatever it does, `callHandler` settles exactly once: with the
  * first answer, with `handler_error` when it throws, or with `timeout` when it never answers within
- * `handlerTimeout`.
+ * `timeoutMs` (when given).
+ *
+ * Write handlers get a fourth argument, `ctx`: `ctx.signal` is an `AbortSignal` aborted when the
+ * requester was answered `timeout` — a handler may stop its work then (the object's queue stays held
+ * until it answers).
  */
 import type { Id, JsonValue, StoredObject, SyncObject } from '../protocol.js';
 import { SyncError, toWireError } from '../errors.js';
@@ -66,15 +70,20 @@ export type LateAnswer = () => void;
  */
 export function callHandler<R>(
   invoke: (cb: (...args: unknown[]) => void) => unknown,
-  options: { timeoutMs: number; hasResult: boolean; onLate?: LateAnswer },
+  options: { timeoutMs?: number; hasResult: boolean; onLate?: LateAnswer },
 ): Promise<HandlerAnswer<R>> {
   return new Promise<HandlerAnswer<R>>((resolve, reject) => {
     let settled = false;
-    const timer = setTimeout(() => {
-      if (settled) return;
-      settled = true;
-      reject(new SyncError('timeout'));
-    }, options.timeoutMs);
+    // Without `timeoutMs` the caller bounds the wait (writes: the pipeline, which keeps the object's
+    // queue until the handler answers).
+    const timer =
+      options.timeoutMs === undefined
+        ? undefined
+        : setTimeout(() => {
+            if (settled) return;
+            settled = true;
+            reject(new SyncError('timeout'));
+          }, options.timeoutMs);
     const finish = (err: unknown, result: unknown, broadcast: unknown): void => {
       if (settled) {
         if (options.onLate) options.onLate();

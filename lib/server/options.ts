@@ -53,13 +53,19 @@ export interface ServerOptions {
   maxBufferedBytes?: number;
   /** How long a session outlives its last dropped connection (ms, default 5 000). */
   sessionTimeout?: number;
-  /** Create unknown collections on first use, with a `MemoryStore` (default false: `unknown_collection`). */
+  /**
+   * Create unknown collections on first write or subscribe, with a `MemoryStore` (default false:
+   * `unknown_collection`). Reads never create one (they answer as an empty collection).
+   */
   autoCollections?: boolean;
+  /** Most collections `autoCollections` creates; beyond, `unknown_collection` (default 1 000). */
+  maxAutoCollections?: number;
   /** Most unanswered requests per connection before `busy` (default 64; clients send at most 32). */
   maxInFlight?: number;
   /**
    * Coalesce broadcasts: `true` sends the changes of one tick as one frame per connection; a number
-   * waits that many ms to gather more (default false: one frame per change). Ignored with `visible`.
+   * waits that many ms to gather more (default false: one frame per change). With `visible` each
+   * connection gets its batch as it may see it.
    */
   coalesce?: boolean | number;
   /**
@@ -90,6 +96,7 @@ export interface ResolvedOptions {
   maxBufferedBytes: number;
   sessionTimeout: number;
   autoCollections: boolean;
+  maxAutoCollections: number;
   maxInFlight: number;
   dedupeRetention: number;
   /** Coalescing window in ms (0: one tick), or `false`. */
@@ -119,6 +126,7 @@ export function resolveOptions(options: ServerOptions = {}): ResolvedOptions {
     maxBufferedBytes: positive('maxBufferedBytes', options.maxBufferedBytes ?? 16 * 1024 * 1024),
     sessionTimeout: positive('sessionTimeout', options.sessionTimeout ?? 5_000),
     autoCollections: options.autoCollections ?? false,
+    maxAutoCollections: positive('maxAutoCollections', options.maxAutoCollections ?? 1000),
     maxInFlight: positive('maxInFlight', options.maxInFlight ?? 64),
     dedupeRetention: positive('dedupeRetention', options.dedupeRetention ?? 10 * 60_000),
     epoch: options.epoch,

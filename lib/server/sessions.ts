@@ -23,8 +23,8 @@ export class Session {
 
   constructor(
     readonly sid: string,
-    /** What `authorize` answered at the session's latest handshake. */
-    public user: unknown,
+    /** What `authorize` answered at the session's first handshake. */
+    readonly user: unknown,
   ) {}
 }
 
@@ -39,6 +39,16 @@ export class Sessions {
     private readonly elsewhere: (sid: string) => Promise<SessionPresence[]> = async () => [],
   ) {}
 
+  /**
+   * Whether a handshake of `sid` by `user` may join the session: a session is bound to the user of
+   * its first handshake, so a later handshake with the session's secret and another user's
+   * credentials is refused (users compare by identity, then by their JSON).
+   */
+  accepts(sid: string, user: unknown): boolean {
+    const session = this.sessions.get(sid);
+    return !session || sameUser(session.user, user);
+  }
+
   /** Attaches a connection to its session, starting the session if it is new. */
   attach(conn: Connection): Session {
     let session = this.sessions.get(conn.sid);
@@ -49,7 +59,6 @@ export class Sessions {
     }
     clearTimeout(session.endTimer);
     session.endTimer = undefined;
-    session.user = conn.user;
     session.connections.add(conn);
     if (isNew) this.start(session);
     return session;
@@ -138,5 +147,15 @@ export class Sessions {
     this.sessions.delete(session.sid);
     if (session.starting) void session.starting.then(() => this.onEnd(session.sid));
     else this.onEnd(session.sid);
+  }
+}
+
+/** Whether two answers of `authorize` name the same user. */
+function sameUser(a: unknown, b: unknown): boolean {
+  if (a === b) return true;
+  try {
+    return JSON.stringify(a) === JSON.stringify(b);
+  } catch {
+    return false;
   }
 }

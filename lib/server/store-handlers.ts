@@ -41,7 +41,9 @@ export abstract class StoreHandlers implements Handlers {
 
   /** Copies of every object (`query` is passed to the backend). */
   async list(query?: JsonValue, sid: Sid = null): Promise<StoredObject[]> {
-    return (await this[BACKEND]().list(query, sid)).map((entry) => clone(entry.obj));
+    const backend = this[BACKEND]();
+    if (!backend.list) return [];
+    return (await backend.list(query, sid)).map((entry) => clone(entry.obj));
   }
 
   /** The store's methods as a plain handlers object, to spread into handlers of your own. */

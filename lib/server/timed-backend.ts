@@ -1,7 +1,7 @@
 /**
- * Bounds every call to a store's backend by `handlerTimeout`, as handler calls are: a store that
- * hangs gives the requester `timeout` and frees the object's queue. A write that commits after its
- * timeout was not broadcast; clients find the version gap at the object's next change and refetch it.
+ * Bounds a store's reads (`fetch`, `list`, `recall`) by `handlerTimeout`, as handler reads are: a store
+ * that hangs gives the reader `timeout`. Writes are bounded by the write pipeline instead, which answers
+ * the requester `timeout`, aborts `ctx.signal`, and holds the object's queue until the store returns.
  * A backend that never waits on anything outside the process (`inProcess`) is used as it is.
  */
 import { SyncError } from '../errors.js';
@@ -24,16 +24,19 @@ export function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
   });
 }
 
-/** The same backend with every call bounded by `ms`. */
+/** The same backend with every read bounded by `ms`. */
 export function timedBackend(backend: Backend, ms: number): Backend {
   if (backend.inProcess) return backend;
   const timed: Backend = {
-    create: (...args) => withTimeout(backend.create(...args), ms),
-    update: (...args) => withTimeout(backend.update(...args), ms),
-    destroy: (...args) => withTimeout(backend.destroy(...args), ms),
+    create: (...args) => backend.create(...args),
+    update: (...args) => backend.update(...args),
+    destroy: (...args) => backend.destroy(...args),
     fetch: (...args) => withTimeout(backend.fetch(...args), ms),
-    list: (...args) => withTimeout(backend.list(...args), ms),
   };
+  if (backend.list) {
+    const list = backend.list.bind(backend);
+    timed.list = (...args) => withTimeout(list(...args), ms);
+  }
   if (backend.recall) {
     const recall = backend.recall.bind(backend);
     timed.recall = (sid, seq) => withTimeout(recall(sid, seq), ms);

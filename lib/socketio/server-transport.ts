@@ -80,6 +80,7 @@ function checkOrigin(origins: string[] | undefined, next: IoServerOptions['allow
 
 class SocketConnection implements Connection {
   readonly id: string;
+  closed = false;
 
   constructor(
     private readonly socket: Socket,
@@ -141,7 +142,7 @@ export class SocketIoTransport implements ServerTransport {
     const ns = options.namespace;
     this.nsp = typeof ns === 'object' ? ns : this.io.of(ns ?? '/');
     this.nsp.use((socket, next) => {
-      this.admit(socket, options.authorize).then(
+      this.admit(socket, options.authorize, listener).then(
         () => next(),
         (err: Error) => next(err),
       );
@@ -175,7 +176,11 @@ export class SocketIoTransport implements ServerTransport {
   }
 
   /** Checks the handshake; on success keeps the socket's connection (its session and user). */
-  private async admit(socket: Socket, authorize: SocketIoTransportOptions['authorize']): Promise<void> {
+  private async admit(
+    socket: Socket,
+    authorize: SocketIoTransportOptions['authorize'],
+    listener: TransportListener,
+  ): Promise<void> {
     if (!this.accepting) throw handshakeError('unavailable');
     const auth = (socket.handshake.auth ?? {}) as Record<string, unknown>;
     if (auth.osProtocol !== PROTOCOL_VERSION) throw handshakeError('protocol_version');
@@ -191,7 +196,12 @@ export class SocketIoTransport implements ServerTransport {
       }
       if (user === undefined || user === null || user === false) throw handshakeError('unauthorized');
     }
-    this.conns.set(socket, new SocketConnection(socket, sessionId(secret), user));
+    // Asked again after `authorize`, which may have taken a while: `close()` or another handshake of
+    // the session may have come meanwhile.
+    const sid = sessionId(secret);
+    const verdict = this.accepting ? listener.admit(sid, user) : 'unavailable';
+    if (verdict !== 'ok') throw handshakeError(verdict);
+    this.conns.set(socket, new SocketConnection(socket, sid, user));
   }
 
   private onConnection(socket: Socket, listener: TransportListener): void {
@@ -205,9 +215,10 @@ export class SocketIoTransport implements ServerTransport {
         typeof args[args.length - 1] === 'function' ? (args.pop() as (answer: unknown) => void) : undefined;
       listener.request(conn, String(event), args, ack);
     });
-    socket.on('disconnect', (reason) =>
-      listener.disconnected(conn, reason === 'client namespace disconnect'),
-    );
+    socket.on('disconnect', (reason) => {
+      conn.closed = true;
+      listener.disconnected(conn, reason === 'client namespace disconnect');
+    });
     listener.connected(conn);
   }
 
@@ -265,6 +276,11 @@ export class SocketIoTransport implements ServerTransport {
       const conn = this.conns.get(socket);
       if (conn) yield conn;
     }
+  }
+
+  /** Refuses every handshake from now on (`unavailable`). */
+  refuseHandshakes(): void {
+    this.accepting = false;
   }
 
   /** Refuses new connections, then drops ours (clients reconnect when a server is back). */

@@ -7,7 +7,6 @@
 import { expect } from 'chai';
 import { PostgresStore } from '../../../adapters/stores/postgres.js';
 import { BACKEND, type Applied, type Backend } from '../../../lib/server/backend.js';
-import { fullRecord } from '../../../lib/server/collection.js';
 import { cleanup, connectClient, startServer, waitFor, waitUntil } from '../../support/harness.js';
 import { FaultProxy } from '../../support/proxy.js';
 import {
@@ -19,11 +18,6 @@ import {
   terminate,
   untilWaiting,
 } from './postgres-fixture.js';
-
-/** The answer the engine makes of a create (see `answerCreate`). */
-const createAnswer = (applied: Applied): unknown => ({
-  r: applied.record ?? fullRecord(applied.next!, applied.v),
-});
 
 describe('PostgresStore: several nodes on one database', function () {
   this.timeout(30000);
@@ -92,15 +86,16 @@ describe('PostgresStore: several nodes on one database', function () {
   it('applies one request sent to two nodes at once exactly once, and answers both alike', async () => {
     const [a, b] = [node(), node()];
     for (let seq = 1; seq <= 20; seq++) {
-      const ctx = { request: { sid: 'twice', seq }, answer: createAnswer };
+      const ctx = { request: { sid: 'twice', seq, kind: 'create' as const } };
       const [x, y] = await Promise.all([
         be(a).create({ seq }, 'twice', ctx),
         be(b).create({ seq }, 'twice', ctx),
       ]);
-      // One applied it (and broadcasts); the other found it applied and changes nothing.
+      // One applied it (and broadcasts); the other found it applied, changes nothing and says so.
       expect([x.record, y.record].filter((r) => r !== null)).to.have.length(1);
-      expect(createAnswer(y)).to.deep.equal(createAnswer(x));
-      const recorded = JSON.parse(JSON.stringify(createAnswer(x)));
+      expect([x.replayed, y.replayed].filter(Boolean)).to.have.length(1);
+      expect([x.id, x.v]).to.deep.equal([y.id, y.v]);
+      const recorded = { ok: true, kind: 'create', id: x.id, v: 1 };
       expect(await be(a).recall!('twice', seq)).to.deep.equal(recorded);
       expect(await be(b).recall!('twice', seq)).to.deep.equal(recorded);
     }
@@ -108,20 +103,17 @@ describe('PostgresStore: several nodes on one database', function () {
 
     // Updates and destroys too: one version per request, and the duplicate destroy is no `not_found`.
     const [obj] = await b.list();
-    const answer = (x: Applied): unknown => ({ v: x.v });
     for (let seq = 21; seq <= 30; seq++) {
-      const ctx = { request: { sid: 'twice', seq }, answer };
+      const ctx = { request: { sid: 'twice', seq, kind: 'update' as const } };
       const both = await Promise.all([
         be(a).update(obj!.id, { seq }, [], 'twice', ctx),
         be(b).update(obj!.id, { seq }, [], 'twice', ctx),
       ]);
       expect(both.map((x) => x.v)).to.deep.equal([seq - 19, seq - 19]);
-      expect(both.map((x) => x.next)).to.deep.equal([
-        { id: obj!.id, seq },
-        { id: obj!.id, seq },
-      ]);
+      expect(both.filter((x) => !x.replayed).map((x) => x.next)).to.deep.equal([{ id: obj!.id, seq }]);
+      expect(both.filter((x) => x.replayed)).to.have.length(1);
     }
-    const ctx = { request: { sid: 'twice', seq: 31 }, answer };
+    const ctx = { request: { sid: 'twice', seq: 31, kind: 'destroy' as const } };
     const gone = await Promise.all([
       be(a).destroy(obj!.id, 'twice', ctx),
       be(b).destroy(obj!.id, 'twice', ctx),
@@ -134,7 +126,7 @@ describe('PostgresStore: several nodes on one database', function () {
     const [a, b] = [node(), node()];
     const { id } = await be(a).create({ n: 0 }, null, {});
     const unlock = await lockObject(schema, 'shared', id);
-    const ctx = { request: { sid: 'race', seq: 1 }, answer: (x: Applied) => ({ v: x.v }) };
+    const ctx = { request: { sid: 'race', seq: 1, kind: 'destroy' as const } };
     const first = be(a).destroy(id, 'race', ctx);
     await untilWaiting(schema, 1); // a has claimed the request and waits for the object's row
     const second = be(b).destroy(id, 'race', ctx);
@@ -143,8 +135,8 @@ describe('PostgresStore: several nodes on one database', function () {
     const [x, y] = await Promise.all([first, second]);
     expect(x.record).to.deep.equal({ k: 'd', i: id, v: 2 });
     // Applied twice, the second destroy would be `not_found`.
-    expect(y).to.deep.equal({ id, v: 2, prev: undefined, next: undefined, record: null });
-    expect(await be(b).recall!('race', 1)).to.deep.equal({ v: 2 });
+    expect(y).to.deep.equal({ id, v: 2, prev: undefined, next: undefined, record: null, replayed: true });
+    expect(await be(b).recall!('race', 1)).to.deep.equal({ ok: true, kind: 'destroy', id, v: 2 });
   });
 
   it('survives its connections being killed (a database restart): calls that met it fail, later ones work', async () => {
@@ -167,13 +159,13 @@ describe('PostgresStore: several nodes on one database', function () {
   it('answers a request recorded by one node from another (failover), without applying it again', async () => {
     const [a, b] = [node(), node()];
     const { id } = await be(a).create({ n: 0 }, null, {});
-    const ctx = { request: { sid: 'moved', seq: 1 }, answer: (x: Applied) => ({ v: x.v, r: x.record }) };
-    const first = await be(a).update(id, { n: 1 }, [], 'moved', ctx);
-    expect(await be(b).recall!('moved', 1)).to.deep.equal({ v: 2, r: { k: 'u', i: id, v: 2, s: { n: 1 } } });
+    const ctx = { request: { sid: 'moved', seq: 1, kind: 'update' as const } };
+    await be(a).update(id, { n: 1 }, [], 'moved', ctx);
+    expect(await be(b).recall!('moved', 1)).to.deep.equal({ ok: true, kind: 'update', id, v: 2 });
     // Even past the recall (a race), the resent request changes nothing on the other node.
     await be(a).update(id, { n: 5 }, [], null, {});
     const again = await be(b).update(id, { n: 1 }, [], 'moved', ctx);
-    expect(again).to.deep.include({ id, v: 2, record: null, next: first.next });
+    expect(again).to.deep.include({ id, v: 2, record: null, next: undefined, replayed: true });
     expect(await be(b).fetch([id], null)).to.deep.equal([{ obj: { id, n: 5 }, v: 3 }]);
   });
 

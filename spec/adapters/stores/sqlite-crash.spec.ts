@@ -112,7 +112,7 @@ describe('SqliteStore: a write answered from its dedupe record after a restart',
     const store = new SqliteStore({ file });
     const backend = store[BACKEND]();
     const hold: { until?: Promise<unknown> } = {};
-    const list = backend.list.bind(backend);
+    const list = backend.list!.bind(backend);
     backend.list = async (...args) => {
       await hold.until;
       return list(...args);

@@ -8,7 +8,7 @@ import { MemoryStore } from '../../../lib/index.js';
 import { BACKEND, type Backend } from '../../../lib/server/backend.js';
 import { StoreHandlers } from '../../../lib/server/store-handlers.js';
 import { originalDemo } from '../../fixtures/original-demo.js';
-import { cleanup, connectClient, startServer, waitFor } from '../../support/harness.js';
+import { cleanup, connectClient, startServer, waitFor, waitUntil } from '../../support/harness.js';
 
 describe('handlers', () => {
   afterEach(cleanup);
@@ -164,26 +164,47 @@ describe('handlers', () => {
     });
   }
 
-  it('answers timeout when a handler never calls back, and frees the object for the next write', async () => {
+  it('answers timeout when a handler is slower than handlerTimeout, holds the object until it answers, and publishes its late change', async () => {
+    // Regression (issue 12, 6): the timeout released the object's queue while the handler still ran.
     const store = new MemoryStore();
-    let hang = true;
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let slow = true;
+    let running = 0;
+    let overlap = 0;
     const server = await startServer(
       {
         ...store.handlers(),
-        update: (patch, _sid, cb) => {
-          if (hang) return; // never answers
-          void store.update(patch).then((o) => cb(null, o));
+        async update(patch) {
+          overlap = Math.max(overlap, ++running);
+          // Read-modify-write, as an increment handler does.
+          const [current] = await store.fetch([patch.id]);
+          if (slow) {
+            slow = false;
+            await gate;
+          }
+          const stored = await store.update({ id: patch.id, n: (current!.n as number) + 1 });
+          running--;
+          return stored;
         },
       },
-      { handlerTimeout: 100 },
+      { handlerTimeout: 300 },
     );
     const a = await connectClient(server);
-    const obj = await a.save({ n: 1 });
-    const err: any = await a.save({ id: obj.id, n: 2 }).catch((e) => e);
-    expect(err.code).to.equal('timeout');
-    hang = false;
-    const after = await a.save({ id: obj.id, n: 3 });
-    expect(after.n).to.equal(3);
+    const b = await connectClient(server);
+    const obj = await a.save({ n: 0 });
+    await waitUntil(b, ['create'], () => b.get(obj.id) !== undefined);
+    const first = a.save({ id: obj.id, inc: 1 }).catch((e) => e);
+    expect((await first).code).to.equal('timeout');
+    const late = waitUntil(b, ['update'], () => b.get(obj.id)?.n === 1);
+    const next = [a.save({ id: obj.id, inc: 2 }), a.save({ id: obj.id, inc: 3 })];
+    release();
+    await late; // the late change reaches everyone
+    await Promise.all(next);
+    expect(overlap).to.equal(1);
+    const [stored] = await store.fetch([obj.id]);
+    expect(stored).to.deep.include({ id: obj.id, n: 3 });
+    await waitUntil(b, ['update'], () => b.get(obj.id)?.n === 3);
   });
 
   it('refuses handlers without the four CRUD functions at once', async () => {
@@ -233,7 +254,7 @@ describe('stores that fail', () => {
             : memory.update(...args),
       destroy: (...args) => memory.destroy(...args),
       fetch: (...args) => memory.fetch(...args),
-      list: (...args) => memory.list(...args),
+      list: (...args) => memory.list!(...args),
     };
     class Database extends StoreHandlers {
       [BACKEND](): Backend {
@@ -243,14 +264,16 @@ describe('stores that fail', () => {
     const server = await startServer(new Database(), { handlerTimeout: 100 });
     const a = await connectClient(server);
     const obj = await a.save({ n: 1 });
+    const other = await a.save({ n: 1 });
     expect((await a.save({ id: obj.id, n: 2 }).catch((e) => e)).code).to.equal('timeout');
+    // The hanging call holds its object's queue; other objects are served.
     mode = 'throw';
-    const thrown = await a.save({ id: obj.id, n: 3 }).catch((e) => e);
+    const thrown = await a.save({ id: other.id, n: 3 }).catch((e) => e);
     expect(thrown.toJSON()).to.deep.equal({
       code: 'handler_error',
       message: 'The server failed to handle the request.',
     });
     mode = 'ok';
-    expect((await a.save({ id: obj.id, n: 4 })).n).to.equal(4);
+    expect((await a.save({ id: other.id, n: 4 })).n).to.equal(4);
   });
 });
