@@ -1,11 +1,12 @@
 /**
- * `npm run fuzz -- --runs N [--seed S] [--path P] [--commands M] [--no-shrink] [--survey] [--only KIND,...] [--unless KIND,...] [--time-limit SECONDS]`:
+ * `npm run fuzz -- --runs N [--seed S] [--path P] [--commands M] [--no-shrink] [--survey] [--only KIND,...] [--unless KIND,...] [--list yes|no] [--time-limit SECONDS]`:
  * long runs of the model-based randomized test (spec/fuzz/). Prints the seed first, the generators'
  * coverage (runs with a cut, a restart, a hidden object touched, a slow handler) and, on failure, the
  * shrunk counterexample with the seed and path that replay it. Exit code 1 on failure. `--survey`
  * does every run without stopping at a failure, and prints each failing run with its path; `--only`
  * fails (and shrinks) a run only for failures of the kinds named (one defect at a time); `--unless`
- * passes a run that also has a failure of the kinds named (to look past a known defect).
+ * passes a run that also has a failure of the kinds named (to look past a known defect); `--list`
+ * fixes whether the default collection's handlers have `list`.
  */
 import { fuzz, report, Tally } from '../spec/fuzz/property.js';
 
@@ -23,6 +24,7 @@ const timeLimit = arg('time-limit');
 const survey = process.argv.includes('--survey');
 const only = arg('only')?.split(',');
 const unless = arg('unless')?.split(',');
+const list = arg('list');
 const tally = new Tally();
 console.log(
   `fuzz: seed ${seed}${path ? ` path ${path}` : ''}, ${runs} run(s), up to ${maxCommands} commands each`,
@@ -40,6 +42,7 @@ const details = await fuzz({
   survey,
   only,
   unless,
+  defaultHasList: list === undefined ? undefined : list === 'yes',
   onRun: (_config, commands, failures) => {
     done++;
     // Before shrinking starts, run k (from 1) is replayed by --seed <seed> --path <k-1>.

@@ -52,11 +52,14 @@ export interface RunConfig {
 const MAX_CLIENTS = 3;
 
 /** One run: its configuration and its commands. */
-export function runArbitrary(maxCommands: number): fc.Arbitrary<{ config: RunConfig; commands: Command[] }> {
+export function runArbitrary(
+  maxCommands: number,
+  fixed: { defaultHasList?: boolean } = {},
+): fc.Arbitrary<{ config: RunConfig; commands: Command[] }> {
   return fc
     .record({
       clients: fc.integer({ min: 2, max: MAX_CLIENTS }),
-      defaultHasList: fc.boolean(),
+      defaultHasList: fixed.defaultHasList === undefined ? fc.boolean() : fc.constant(fixed.defaultHasList),
       shortClientTimeout: fc.boolean(),
       docsAtStart: fc.array(fc.boolean(), { minLength: MAX_CLIENTS, maxLength: MAX_CLIENTS }),
       initial: fc.array(fc.boolean(), { minLength: 1, maxLength: 3 }),

@@ -66,6 +66,8 @@ export interface FuzzOptions {
   only?: string[];
   /** A run that also has a failure of these kinds counts as passing (to look past a known defect). */
   unless?: string[];
+  /** Fix whether the default collection's handlers have `list` (else random). */
+  defaultHasList?: boolean;
   onRun?: (config: RunConfig, commands: Command[], failures: Failure[]) => void;
 }
 
@@ -73,21 +75,24 @@ export interface FuzzOptions {
 export async function fuzz(
   options: FuzzOptions,
 ): Promise<fc.RunDetails<[{ config: RunConfig; commands: Command[] }]>> {
-  const property = fc.asyncProperty(runArbitrary(options.maxCommands), async ({ config, commands }) => {
-    const rec = await runOnce(config, commands);
-    const { failures, reached } = check(rec);
-    options.tally.add(reached, failures);
-    options.onRun?.(config, commands, failures);
-    const masked = options.unless && failures.some((f) => options.unless!.includes(f.kind));
-    const counted = masked
-      ? []
-      : options.only
-        ? failures.filter((f) => options.only!.includes(f.kind))
-        : failures;
-    if (counted.length > 0 && !options.survey) {
-      throw new Error(counted.map((f) => `${f.kind}: ${f.detail}`).join('\n'));
-    }
-  });
+  const property = fc.asyncProperty(
+    runArbitrary(options.maxCommands, { defaultHasList: options.defaultHasList }),
+    async ({ config, commands }) => {
+      const rec = await runOnce(config, commands);
+      const { failures, reached } = check(rec);
+      options.tally.add(reached, failures);
+      options.onRun?.(config, commands, failures);
+      const masked = options.unless && failures.some((f) => options.unless!.includes(f.kind));
+      const counted = masked
+        ? []
+        : options.only
+          ? failures.filter((f) => options.only!.includes(f.kind))
+          : failures;
+      if (counted.length > 0 && !options.survey) {
+        throw new Error(counted.map((f) => `${f.kind}: ${f.detail}`).join('\n'));
+      }
+    },
+  );
   return fc.check(property, {
     numRuns: options.runs,
     seed: options.seed,
