@@ -1,14 +1,15 @@
 /**
- * `npm run fuzz -- --runs N [--seed S] [--path P] [--commands M] [--no-shrink] [--survey] [--only KIND,...] [--unless KIND,...] [--list yes|no] [--time-limit SECONDS]`:
+ * `npm run fuzz -- --runs N [--seed S] [--path P] [--commands M] [--no-shrink] [--survey] [--only KIND,...] [--unless KIND,...] [--list yes|no] [--backbone] [--time-limit SECONDS]`:
  * long runs of the model-based randomized test (spec/fuzz/). Prints the seed first, the generators'
  * coverage (runs with a cut, a restart, a hidden object touched, a slow handler) and, on failure, the
  * shrunk counterexample with the seed and path that replay it. Exit code 1 on failure. `--survey`
  * does every run without stopping at a failure, and prints each failing run with its path; `--only`
  * fails (and shrinks) a run only for failures of the kinds named (one defect at a time); `--unless`
  * passes a run that also has a failure of the kinds named (to look past a known defect); `--list`
- * fixes whether the default collection's handlers have `list`.
+ * fixes whether the default collection's handlers have `list`; `--backbone` runs the Backbone variant
+ * (spec/fuzz/backbone.ts) instead.
  */
-import { fuzz, report, Tally } from '../spec/fuzz/property.js';
+import { fuzz, fuzzBackbone, report, Tally } from '../spec/fuzz/property.js';
 
 function arg(name: string): string | undefined {
   const at = process.argv.indexOf(`--${name}`);
@@ -31,7 +32,9 @@ console.log(
 );
 const started = Date.now();
 let done = 0;
-const details = await fuzz({
+const backbone = process.argv.includes('--backbone');
+const run = backbone ? fuzzBackbone : fuzz;
+const details = (await run({
   runs,
   seed,
   path,
@@ -53,7 +56,7 @@ const details = await fuzz({
     if (survey && failures.length)
       for (const f of failures) console.log(`    ${f.kind}: ${f.detail.slice(0, 400)}`);
   },
-});
+})) as Parameters<typeof report>[0];
 console.log(`\n${tally.summary()}`);
 console.log(`\n${report(details)}`);
 console.log(`(${((Date.now() - started) / 1000).toFixed(0)} s)`);

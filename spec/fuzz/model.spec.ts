@@ -17,7 +17,15 @@ describe('model-based randomized test (short run)', function () {
     const seed = Number(process.env.OBJECT_SYNC_FUZZ_SEED ?? Date.now() % 2 ** 31);
     const tally = new Tally();
     const started = Date.now();
-    const details = await fuzz({ runs: 6, seed, maxCommands: 30, shrink: false, timeLimitMs: 18_000, tally });
+    const details = await fuzz({
+      runs: 6,
+      seed,
+      maxCommands: 30,
+      shrink: false,
+      timeLimitMs: 12_000,
+      quiescenceMs: 5_000,
+      tally,
+    });
     console.log(
       `      fuzz seed ${seed}, ${((Date.now() - started) / 1000).toFixed(1)} s\n      ${tally.summary().split('\n').join('\n      ')}`,
     );

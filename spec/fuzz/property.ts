@@ -10,6 +10,7 @@ import fc from 'fast-check';
 import { check, type Failure, type Reached } from './checks.js';
 import { runArbitrary, type Command, type RunConfig } from './commands.js';
 import { runOnce } from './runner.js';
+import { bbArbitrary, runBackbone, type BbCommand, type BbConfig } from './backbone.js';
 
 /** What the generators reached over the runs so far, and the failures seen (by kind). */
 export class Tally {
@@ -66,6 +67,8 @@ export interface FuzzOptions {
   only?: string[];
   /** A run that also has a failure of these kinds counts as passing (to look past a known defect). */
   unless?: string[];
+  /** Longest wait for quiescence per run (ms) before it counts as hung. */
+  quiescenceMs?: number;
   /** Fix whether the default collection's handlers have `list` (else random). */
   defaultHasList?: boolean;
   onRun?: (config: RunConfig, commands: Command[], failures: Failure[]) => void;
@@ -78,7 +81,7 @@ export async function fuzz(
   const property = fc.asyncProperty(
     runArbitrary(options.maxCommands, { defaultHasList: options.defaultHasList }),
     async ({ config, commands }) => {
-      const rec = await runOnce(config, commands);
+      const rec = await runOnce(config, commands, options.quiescenceMs);
       const { failures, reached } = check(rec);
       options.tally.add(reached, failures);
       options.onRun?.(config, commands, failures);
@@ -104,7 +107,7 @@ export async function fuzz(
 }
 
 /** A failing run as people read it: the seed and path to replay it, the commands, what broke. */
-export function report(details: fc.RunDetails<[{ config: RunConfig; commands: Command[] }]>): string {
+export function report(details: fc.RunDetails<[any]>): string {
   if (!details.failed) return `passed (seed ${details.seed})`;
   const example = details.counterexample?.[0];
   const error =
@@ -114,8 +117,46 @@ export function report(details: fc.RunDetails<[{ config: RunConfig; commands: Co
     `after ${details.numRuns} run(s), ${details.numShrinks} shrink(s)`,
     example ? `config ${JSON.stringify(example.config)}` : '',
     example
-      ? `commands (${example.commands.length}):\n  ${example.commands.map((c) => JSON.stringify(c)).join('\n  ')}`
+      ? `commands (${example.commands.length}):\n  ${example.commands.map((c: unknown) => JSON.stringify(c)).join('\n  ')}`
       : '',
     `broken:\n  ${error.split('\n').join('\n  ')}`,
   ].join('\n');
+}
+
+/** The Backbone run (see backbone.ts) as a property: same options, its failures tallied by kind. */
+export async function fuzzBackbone(
+  options: FuzzOptions,
+): Promise<fc.RunDetails<[{ config: BbConfig; commands: BbCommand[] }]>> {
+  const property = fc.asyncProperty(bbArbitrary(options.maxCommands), async ({ config, commands }) => {
+    const failures = await runBackbone(config, commands, options.quiescenceMs);
+    options.tally.add(
+      {
+        cut: false,
+        restart: false,
+        hiddenTouched: false,
+        slowHandler: false,
+        visibilityChanged: false,
+        unverifiedRecords: 0,
+      },
+      failures,
+    );
+    const masked = options.unless && failures.some((f) => options.unless!.includes(f.kind));
+    const counted = masked
+      ? []
+      : options.only
+        ? failures.filter((f) => options.only!.includes(f.kind))
+        : failures;
+    if (options.survey && failures.length)
+      for (const f of failures) console.log(`    ${f.kind}: ${f.detail.slice(0, 400)}`);
+    if (counted.length > 0 && !options.survey)
+      throw new Error(counted.map((f) => `${f.kind}: ${f.detail}`).join('\n'));
+  });
+  return fc.check(property, {
+    numRuns: options.runs,
+    seed: options.seed,
+    path: options.path,
+    endOnFailure: !options.shrink,
+    interruptAfterTimeLimit: options.timeLimitMs,
+    markInterruptAsFailure: false,
+  });
 }

@@ -23,7 +23,7 @@ export const HANDLER_TIMEOUT = 80;
 export const SLOW_DELAY = 160;
 export const LONG_CLIENT_TIMEOUT = 10_000;
 export const SHORT_CLIENT_TIMEOUT = 120;
-/** Longest wait for quiescence before the run counts as hung. */
+/** Longest wait for quiescence before the run counts as hung (default; `runOnce` may be given less). */
 export const QUIESCENCE_LIMIT = 15_000;
 
 /** One call a client made, with what came of it. */
@@ -116,7 +116,11 @@ function sidFromTap(tap: TapProxy): string | undefined {
   return hi?.data?.[1]?.s;
 }
 
-export async function runOnce(config: RunConfig, commands: Command[]): Promise<Recording> {
+export async function runOnce(
+  config: RunConfig,
+  commands: Command[],
+  quiescenceLimit = QUIESCENCE_LIMIT,
+): Promise<Recording> {
   const dir = mkdtempSync(join(tmpdir(), 'os-fuzz-'));
   const instrument = new Instrument(SLOW_DELAY);
   const world = new World({
@@ -153,7 +157,7 @@ export async function runOnce(config: RunConfig, commands: Command[]): Promise<R
     for (const cmd of commands) {
       if (await execute(rec, cmd, () => ++tokens)) rec.executed[cmd.t] = (rec.executed[cmd.t] ?? 0) + 1;
     }
-    await quiesce(rec);
+    await quiesce(rec, quiescenceLimit);
     rec.truth = await world.readTruth();
     return rec;
   } finally {
@@ -506,13 +510,13 @@ async function execute(rec: Recording, cmd: Command, token: () => number): Promi
  * and no event had arrived. A server sends a connection's changes before a later answer on it, so
  * changes published before the round trip have arrived when it ends.
  */
-async function quiesce(rec: Recording): Promise<void> {
+async function quiesce(rec: Recording, limit: number): Promise<void> {
   rec.instrument.clearSlow();
   for (const a of rec.actors) {
     if (a.left) a.client.connect();
     a.left = false;
   }
-  const deadline = performance.now() + QUIESCENCE_LIMIT;
+  const deadline = performance.now() + limit;
   const left = (): number => Math.max(1, deadline - performance.now());
   await within(Promise.allSettled(rec.actors.flatMap((a) => [...a.pending])), left());
   await within(rec.instrument.idle(), left());
