@@ -58,6 +58,6 @@ const details = (await run({
   },
 })) as Parameters<typeof report>[0];
 console.log(`\n${tally.summary()}`);
-console.log(`\n${report(details)}`);
+console.log(`\n${report(details, backbone ? '--backbone ' : '')}`);
 console.log(`(${((Date.now() - started) / 1000).toFixed(0)} s)`);
 process.exit(details.failed ? 1 : 0);

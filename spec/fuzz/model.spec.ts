@@ -22,8 +22,8 @@ describe('model-based randomized test (short run)', function () {
       seed,
       maxCommands: 30,
       shrink: false,
-      timeLimitMs: 12_000,
-      quiescenceMs: 5_000,
+      timeLimitMs: 9_000,
+      quiescenceMs: 4_000,
       tally,
     });
     console.log(

@@ -107,13 +107,13 @@ export async function fuzz(
 }
 
 /** A failing run as people read it: the seed and path to replay it, the commands, what broke. */
-export function report(details: fc.RunDetails<[any]>): string {
+export function report(details: fc.RunDetails<[any]>, flags = ''): string {
   if (!details.failed) return `passed (seed ${details.seed})`;
   const example = details.counterexample?.[0];
   const error =
     details.errorInstance instanceof Error ? details.errorInstance.message : String(details.errorInstance);
   return [
-    `FAILED — replay: npm run fuzz -- --seed ${details.seed} --path "${details.counterexamplePath}"`,
+    `FAILED — replay: npm run fuzz -- ${flags}--seed ${details.seed} --path "${details.counterexamplePath}"`,
     `after ${details.numRuns} run(s), ${details.numShrinks} shrink(s)`,
     example ? `config ${JSON.stringify(example.config)}` : '',
     example
