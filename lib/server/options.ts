@@ -47,10 +47,17 @@ export interface ServerOptions {
   /** Requests per second per connection before `rate_limited` (token bucket; default 1 000, bursts of 2×). */
   maxRequestsPerSecond?: number;
   /**
-   * Bytes waiting to be written to one connection before the server drops it (default 16 MiB): a client
+   * Bytes waiting to be written to one connection before the server drops it (default 2 MiB): a client
    * that stops reading cannot make the server's memory grow without bound; it resyncs when it returns.
+   * Checked when an answer or event is queued for that connection alone, and every 250 ms for
+   * broadcasts. Listings and resyncs travel in pages of about 256 KiB, one at a time per request.
    */
   maxBufferedBytes?: number;
+  /**
+   * Bytes waiting to be written to all connections together before the server drops the connections
+   * holding the most (default 64 MiB; checked every 250 ms).
+   */
+  maxTotalBufferedBytes?: number;
   /** How long a session outlives its last dropped connection (ms, default 5 000). */
   sessionTimeout?: number;
   /**
@@ -94,6 +101,7 @@ export interface ResolvedOptions {
   allowedOrigins: string[] | undefined;
   maxRequestsPerSecond: number;
   maxBufferedBytes: number;
+  maxTotalBufferedBytes: number;
   sessionTimeout: number;
   autoCollections: boolean;
   maxAutoCollections: number;
@@ -123,7 +131,11 @@ export function resolveOptions(options: ServerOptions = {}): ResolvedOptions {
     allowRequest: options.allowRequest,
     allowedOrigins: options.allowedOrigins ? [...options.allowedOrigins] : undefined,
     maxRequestsPerSecond: positive('maxRequestsPerSecond', options.maxRequestsPerSecond ?? 1000),
-    maxBufferedBytes: positive('maxBufferedBytes', options.maxBufferedBytes ?? 16 * 1024 * 1024),
+    maxBufferedBytes: positive('maxBufferedBytes', options.maxBufferedBytes ?? 2 * 1024 * 1024),
+    maxTotalBufferedBytes: positive(
+      'maxTotalBufferedBytes',
+      options.maxTotalBufferedBytes ?? 64 * 1024 * 1024,
+    ),
     sessionTimeout: positive('sessionTimeout', options.sessionTimeout ?? 5_000),
     autoCollections: options.autoCollections ?? false,
     maxAutoCollections: positive('maxAutoCollections', options.maxAutoCollections ?? 1000),

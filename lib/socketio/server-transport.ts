@@ -27,6 +27,7 @@ export interface SocketIoTransportOptions {
   allowRequest: IoServerOptions['allowRequest'] | undefined;
   allowedOrigins: string[] | undefined;
   maxBufferedBytes: number;
+  maxTotalBufferedBytes: number;
   authorize: ((handshake: Handshake) => unknown) | undefined;
 }
 
@@ -78,6 +79,22 @@ function checkOrigin(origins: string[] | undefined, next: IoServerOptions['allow
   };
 }
 
+/**
+ * Cuts a socket's connection at once and drops what it had buffered: a graceful close would wait for
+ * the unread data, and long-polling would keep its buffer until the next poll or the ping timeout.
+ */
+function cut(socket: Socket): void {
+  const conn = socket.conn as unknown as {
+    writeBuffer?: unknown[];
+    transport?: { socket?: { terminate?: () => void } };
+    close(discard?: boolean): void;
+  };
+  if (conn.writeBuffer) conn.writeBuffer.length = 0;
+  const ws = conn.transport?.socket;
+  if (ws?.terminate) ws.terminate();
+  else conn.close(true);
+}
+
 class SocketConnection implements Connection {
   readonly id: string;
   closed = false;
@@ -86,12 +103,27 @@ class SocketConnection implements Connection {
     private readonly socket: Socket,
     readonly sid: string,
     readonly user: unknown,
+    /** The connection's outbound byte budget. */
+    private readonly budget: number,
   ) {
     this.id = socket.id;
   }
 
   send<E extends keyof ServerToClientEvents>(event: E, ...args: Parameters<ServerToClientEvents[E]>): void {
     this.socket.emit(event, ...args);
+    this.checkBudget();
+  }
+
+  /**
+   * Drops the connection at once when what is queued for it passed its budget: checked each time a
+   * frame is queued for it alone (answers, its own events), so a client that stops reading cannot make
+   * the server hold more than its budget and one frame.
+   */
+  checkBudget(): void {
+    if (this.closed || bufferedBytes(this.socket) <= this.budget) return;
+    log('dropping %s: %d bytes unread', this.id, bufferedBytes(this.socket));
+    this.closed = true;
+    cut(this.socket);
   }
   join(room: string): void {
     void this.socket.join(room);
@@ -120,7 +152,10 @@ export class SocketIoTransport implements ServerTransport {
    */
   private readonly conns = new WeakMap<Socket, SocketConnection>();
 
+  private readonly budget: number;
+
   constructor(target: ListenTarget, options: SocketIoTransportOptions, listener: TransportListener) {
+    this.budget = options.maxBufferedBytes;
     if (target instanceof Server) {
       this.io = target;
       this.ownsIo = false;
@@ -154,24 +189,39 @@ export class SocketIoTransport implements ServerTransport {
     this.nsp.on(SESSION_EVENT, (sid: unknown, ack: unknown) => {
       if (typeof ack === 'function') ack(typeof sid === 'string' ? listener.sessionQuery(sid) : 'none');
     });
-    this.sweeper = setInterval(() => this.dropSlowReaders(options.maxBufferedBytes), SWEEP_MS);
+    this.sweeper = setInterval(
+      () => this.dropSlowReaders(options.maxBufferedBytes, options.maxTotalBufferedBytes),
+      SWEEP_MS,
+    );
     this.sweeper.unref();
   }
 
   /**
-   * Drops connections whose unsent data passed the limit (a client that stopped reading). Checked
-   * periodically rather than per write, so the broadcast path pays nothing for it.
+   * Drops connections whose unsent data passed the limit (a client that stopped reading), and, while
+   * all connections together hold more than `total`, the ones holding the most. Broadcasts to a room
+   * are checked here, every `SWEEP_MS`, so the broadcast path pays nothing per frame; answers and
+   * events to one connection are checked when queued (`checkBudget`).
    */
-  private dropSlowReaders(limit: number): void {
+  private dropSlowReaders(limit: number, total: number): void {
+    const held: Array<[Socket, number]> = [];
+    let sum = 0;
     for (const socket of this.nsp.sockets.values()) {
-      if (bufferedBytes(socket) > limit) {
-        log('dropping slow reader %s', socket.id);
-        // A graceful close would queue behind the unread data; cut the TCP connection instead.
-        const ws = (socket.conn as unknown as { transport?: { socket?: { terminate?: () => void } } })
-          .transport?.socket;
-        if (ws?.terminate) ws.terminate();
-        else socket.conn.close();
+      const bytes = bufferedBytes(socket);
+      if (bytes > limit) {
+        log('dropping slow reader %s (%d bytes)', socket.id, bytes);
+        cut(socket);
+      } else if (bytes > 0) {
+        held.push([socket, bytes]);
+        sum += bytes;
       }
+    }
+    if (sum <= total) return;
+    held.sort((a, b) => b[1] - a[1]);
+    for (const [socket, bytes] of held) {
+      if (sum <= total) break;
+      log('dropping %s: the server holds %d bytes unread', socket.id, sum);
+      cut(socket);
+      sum -= bytes;
     }
   }
 
@@ -201,7 +251,7 @@ export class SocketIoTransport implements ServerTransport {
     const sid = sessionId(secret);
     const verdict = this.accepting ? listener.admit(sid, user) : 'unavailable';
     if (verdict !== 'ok') throw handshakeError(verdict);
-    this.conns.set(socket, new SocketConnection(socket, sid, user));
+    this.conns.set(socket, new SocketConnection(socket, sid, user, this.budget));
   }
 
   private onConnection(socket: Socket, listener: TransportListener): void {
@@ -211,8 +261,14 @@ export class SocketIoTransport implements ServerTransport {
       // An event packet with an ack id but no data reaches us with the ack in the event's place.
       if (typeof event === 'function')
         return listener.request(conn, '', [], event as (answer: unknown) => void);
-      const ack =
+      const raw =
         typeof args[args.length - 1] === 'function' ? (args.pop() as (answer: unknown) => void) : undefined;
+      const ack = raw
+        ? (answer: unknown): void => {
+            raw(answer);
+            conn.checkBudget();
+          }
+        : undefined;
       listener.request(conn, String(event), args, ack);
     });
     socket.on('disconnect', (reason) => {
