@@ -54,7 +54,7 @@ const MAX_CLIENTS = 3;
 /** One run: its configuration and its commands. */
 export function runArbitrary(
   maxCommands: number,
-  fixed: { defaultHasList?: boolean } = {},
+  fixed: { defaultHasList?: boolean; noLiveEdits?: boolean } = {},
 ): fc.Arbitrary<{ config: RunConfig; commands: Command[] }> {
   return fc
     .record({
@@ -67,13 +67,16 @@ export function runArbitrary(
     .chain((config) =>
       fc.record({
         config: fc.constant(config),
-        commands: fc.array(commandArbitrary(config.clients), { minLength: 4, maxLength: maxCommands }),
+        commands: fc.array(commandArbitrary(config.clients, fixed.noLiveEdits), {
+          minLength: 4,
+          maxLength: maxCommands,
+        }),
       }),
     );
 }
 
 /** One command; the weights favour writes, and keep faults frequent enough that most runs have some. */
-function commandArbitrary(clients: number): fc.Arbitrary<Command> {
+function commandArbitrary(clients: number, noLiveEdits = false): fc.Arbitrary<Command> {
   const c = fc.integer({ min: 0, max: clients - 1 });
   const coll = fc.constantFrom<Coll>(0, 1);
   const pick = fc.nat({ max: 50 });
@@ -97,7 +100,7 @@ function commandArbitrary(clients: number): fc.Arbitrary<Command> {
         pick,
         own: fc.constantFrom('set' as const, 'set' as const, 'unset' as const, 'none' as const),
         s: fc.boolean(),
-        live: fc.boolean(),
+        live: noLiveEdits ? fc.constant(false) : fc.boolean(),
       }),
     },
     { weight: 3, arbitrary: fc.record({ t: fc.constant('destroy' as const), c, coll, pick }) },

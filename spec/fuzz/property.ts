@@ -71,6 +71,8 @@ export interface FuzzOptions {
   quiescenceMs?: number;
   /** Fix whether the default collection's handlers have `list` (else random). */
   defaultHasList?: boolean;
+  /** Generate no edits of live objects (to look past issue 13 item 2). */
+  noLiveEdits?: boolean;
   onRun?: (config: RunConfig, commands: Command[], failures: Failure[]) => void;
 }
 
@@ -79,7 +81,10 @@ export async function fuzz(
   options: FuzzOptions,
 ): Promise<fc.RunDetails<[{ config: RunConfig; commands: Command[] }]>> {
   const property = fc.asyncProperty(
-    runArbitrary(options.maxCommands, { defaultHasList: options.defaultHasList }),
+    runArbitrary(options.maxCommands, {
+      defaultHasList: options.defaultHasList,
+      noLiveEdits: options.noLiveEdits,
+    }),
     async ({ config, commands }) => {
       const rec = await runOnce(config, commands, options.quiescenceMs);
       const { failures, reached } = check(rec);
