@@ -1,5 +1,5 @@
 /**
- * `npm run fuzz -- --runs N [--seed S] [--path P] [--commands M] [--no-shrink] [--survey] [--only KIND,...] [--unless KIND,...] [--list yes|no] [--no-live-edits] [--backbone] [--time-limit SECONDS]`:
+ * `npm run fuzz -- --runs N [--seed S] [--path P] [--commands M] [--no-shrink] [--survey] [--only KIND,...] [--unless KIND,...] [--list yes|no] [--no-live-edits] [--backbone [--no-tags]] [--time-limit SECONDS]`:
  * long runs of the model-based randomized test (spec/fuzz/). Prints the seed first, the generators'
  * coverage (runs with a cut, a restart, a hidden object touched, a slow handler) and, on failure, the
  * shrunk counterexample with the seed and path that replay it. Exit code 1 on failure. `--survey`
@@ -8,7 +8,7 @@
  * passes a run that also has a failure of the kinds named (to look past a known defect); `--list`
  * fixes whether the default collection's handlers have `list`; `--no-live-edits` generates no edits of
  * live objects; `--backbone` runs the Backbone variant
- * (spec/fuzz/backbone.ts) instead.
+ * (spec/fuzz/backbone.ts) instead, `--no-tags` without the attribute its model parses.
  */
 import { fuzz, fuzzBackbone, report, Tally } from '../spec/fuzz/property.js';
 
@@ -48,6 +48,7 @@ const details = (await run({
   unless,
   defaultHasList: list === undefined ? undefined : list === 'yes',
   noLiveEdits: process.argv.includes('--no-live-edits'),
+  tags: process.argv.includes('--no-tags') ? false : undefined,
   onRun: (_config, commands, failures) => {
     done++;
     // Before shrinking starts, run k (from 1) is replayed by --seed <seed> --path <k-1>.

@@ -39,11 +39,16 @@ export type BbCommand =
 
 export interface BbConfig {
   pages: number;
+  /** Whether objects carry `tags` (which the model parses); off, to look past issue 13 item 6. */
+  tags: boolean;
   shortClientTimeout: boolean;
   initial: boolean[];
 }
 
-export function bbArbitrary(maxCommands: number): fc.Arbitrary<{ config: BbConfig; commands: BbCommand[] }> {
+export function bbArbitrary(
+  maxCommands: number,
+  fixed: { tags?: boolean } = {},
+): fc.Arbitrary<{ config: BbConfig; commands: BbCommand[] }> {
   const p = fc.nat({ max: 2 });
   const pick = fc.nat({ max: 40 });
   const command: fc.Arbitrary<BbCommand> = fc.oneof(
@@ -95,6 +100,7 @@ export function bbArbitrary(maxCommands: number): fc.Arbitrary<{ config: BbConfi
   return fc.record({
     config: fc.record({
       pages: fc.integer({ min: 2, max: 3 }),
+      tags: fixed.tags === undefined ? fc.boolean() : fc.constant(fixed.tags),
       shortClientTimeout: fc.boolean(),
       initial: fc.array(fc.boolean(), { minLength: 1, maxLength: 3 }),
     }),
@@ -218,7 +224,8 @@ export async function runBackbone(
       page.docs.length ? page.docs.at(pick % page.docs.length) : undefined;
     const create = (page: Page, pub: boolean, wait: boolean): void => {
       const tok = `b${++tokens}`;
-      const fields = { tok, owner: page.sid, pub, [`f${page.i}`]: tok, tags: ['x', tok] };
+      const fields: Record<string, unknown> = { tok, owner: page.sid, pub, [`f${page.i}`]: tok };
+      if (config.tags) fields.tags = ['x', tok];
       const op: BbOp = {
         n: ops.length,
         page: page.i,
@@ -244,7 +251,7 @@ export async function runBackbone(
           if (!m) break;
           const tok = `b${++tokens}`;
           const fields: Record<string, unknown> = { [`f${page.i}`]: tok };
-          if (cmd.tags) fields.tags = ['y', tok];
+          if (cmd.tags && config.tags) fields.tags = ['y', tok];
           const op: BbOp = {
             n: ops.length,
             page: page.i,
@@ -294,7 +301,9 @@ export async function runBackbone(
               ? { pub: cmd.to % 2 === 0 }
               : cmd.how === 'owner'
                 ? { owner: pageOf(cmd.to).sid }
-                : { s: `r${++tokens}`, tags: `z,r${tokens}` };
+                : config.tags
+                  ? { s: `r${++tokens}`, tags: `z,r${tokens}` }
+                  : { s: `r${++tokens}` };
           await (cmd.how === 'destroy' ? sync.destroy(id) : sync.save({ id, ...set })).catch(() => {});
           entry.t1 = performance.now();
           break;

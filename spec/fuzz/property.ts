@@ -71,6 +71,8 @@ export interface FuzzOptions {
   quiescenceMs?: number;
   /** Fix whether the default collection's handlers have `list` (else random). */
   defaultHasList?: boolean;
+  /** Backbone: whether objects carry `tags` for the model's `parse` (else random). */
+  tags?: boolean;
   /** Generate no edits of live objects (to look past issue 13 item 2). */
   noLiveEdits?: boolean;
   onRun?: (config: RunConfig, commands: Command[], failures: Failure[]) => void;
@@ -132,30 +134,33 @@ export function report(details: fc.RunDetails<[any]>, flags = ''): string {
 export async function fuzzBackbone(
   options: FuzzOptions,
 ): Promise<fc.RunDetails<[{ config: BbConfig; commands: BbCommand[] }]>> {
-  const property = fc.asyncProperty(bbArbitrary(options.maxCommands), async ({ config, commands }) => {
-    const failures = await runBackbone(config, commands, options.quiescenceMs);
-    options.tally.add(
-      {
-        cut: false,
-        restart: false,
-        hiddenTouched: false,
-        slowHandler: false,
-        visibilityChanged: false,
-        unverifiedRecords: 0,
-      },
-      failures,
-    );
-    const masked = options.unless && failures.some((f) => options.unless!.includes(f.kind));
-    const counted = masked
-      ? []
-      : options.only
-        ? failures.filter((f) => options.only!.includes(f.kind))
-        : failures;
-    if (options.survey && failures.length)
-      for (const f of failures) console.log(`    ${f.kind}: ${f.detail.slice(0, 400)}`);
-    if (counted.length > 0 && !options.survey)
-      throw new Error(counted.map((f) => `${f.kind}: ${f.detail}`).join('\n'));
-  });
+  const property = fc.asyncProperty(
+    bbArbitrary(options.maxCommands, { tags: options.tags }),
+    async ({ config, commands }) => {
+      const failures = await runBackbone(config, commands, options.quiescenceMs);
+      options.tally.add(
+        {
+          cut: false,
+          restart: false,
+          hiddenTouched: false,
+          slowHandler: false,
+          visibilityChanged: false,
+          unverifiedRecords: 0,
+        },
+        failures,
+      );
+      const masked = options.unless && failures.some((f) => options.unless!.includes(f.kind));
+      const counted = masked
+        ? []
+        : options.only
+          ? failures.filter((f) => options.only!.includes(f.kind))
+          : failures;
+      if (options.survey && failures.length)
+        for (const f of failures) console.log(`    ${f.kind}: ${f.detail.slice(0, 400)}`);
+      if (counted.length > 0 && !options.survey)
+        throw new Error(counted.map((f) => `${f.kind}: ${f.detail}`).join('\n'));
+    },
+  );
   return fc.check(property, {
     numRuns: options.runs,
     seed: options.seed,
