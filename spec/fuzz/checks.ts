@@ -445,14 +445,17 @@ function goneOrHidden(rec: Recording, op: Op, id: string): boolean {
     return true;
   const made = rec.created.get(objKey(op.coll, id));
   if (!made) return true;
-  // Visibility states in order; a toggle may have taken effect anywhere between its call and its end.
-  let state: Record<string, unknown> = { owner: made.owner, pub: made.pub };
-  let from = made.t0;
+  // Visibility states in order: a toggle may have taken effect anywhere between its call and its
+  // end; one that failed (timeout: outcome unknown) may or may not have, so the state before it stays
+  // possible too.
+  const states: Array<{ state: Record<string, unknown>; from: number; until: number }> = [
+    { state: { owner: made.owner, pub: made.pub }, from: made.t0, until: Infinity },
+  ];
   for (const s of rec.serverOps) {
     if (s.coll !== op.coll || s.id !== id || s.kind !== 'toggle') continue;
-    if (from <= t1 && s.t1 >= op.t0 && !isVisible(state, sid, '')) return true;
-    state = { ...state, ...s.set };
-    from = s.t0;
+    const latest = states[states.length - 1]!.state;
+    if (s.ok) for (const st of states) st.until = Math.min(st.until, s.t1);
+    states.push({ state: { ...latest, ...s.set }, from: s.t0, until: Infinity });
   }
-  return from <= t1 && !isVisible(state, sid, '');
+  return states.some((st) => st.from <= t1 && st.until >= op.t0 && !isVisible(st.state, sid, ''));
 }
