@@ -138,13 +138,16 @@ export async function fuzzBackbone(
     bbArbitrary(options.maxCommands, { tags: options.tags }),
     async ({ config, commands }) => {
       const failures = await runBackbone(config, commands, options.quiescenceMs);
+      // What the run's commands asked for (the Backbone run does not measure what took effect).
+      const has = (t: BbCommand['t']): boolean => commands.some((c) => c.t === t);
+      const visibility = commands.some((c) => c.t === 'remote' && (c.how === 'pub' || c.how === 'owner'));
       options.tally.add(
         {
-          cut: false,
-          restart: false,
-          hiddenTouched: false,
-          slowHandler: false,
-          visibilityChanged: false,
+          cut: has('cut') || has('leave'),
+          restart: has('restart'),
+          hiddenTouched: visibility,
+          slowHandler: has('slow'),
+          visibilityChanged: visibility,
           unverifiedRecords: 0,
         },
         failures,
