@@ -61,6 +61,17 @@ const details = (await run({
   },
 })) as Parameters<typeof report>[0];
 console.log(`\n${tally.summary()}`);
-console.log(`\n${report(details, backbone ? '--backbone ' : '')}`);
+// The replay line names every flag that changes what is generated.
+const flags = [
+  backbone ? '--backbone' : '',
+  arg('commands') ? `--commands ${maxCommands}` : '',
+  list ? `--list ${list}` : '',
+  process.argv.includes('--no-live-edits') ? '--no-live-edits' : '',
+  process.argv.includes('--no-tags') ? '--no-tags' : '',
+]
+  .filter(Boolean)
+  .map((f) => `${f} `)
+  .join('');
+console.log(`\n${report(details, flags)}`);
 console.log(`(${((Date.now() - started) / 1000).toFixed(0)} s)`);
 process.exit(details.failed ? 1 : 0);

@@ -6,7 +6,7 @@
  * `visible`, every model went through `parse`, and no write was lost without an error to its caller.
  *
  * The seed is printed; `OBJECT_SYNC_FUZZ_SEED=<seed>` replays it here, and
- * `npm run fuzz -- --backbone --seed <seed>` replays and shrinks it.
+ * `npm run fuzz -- --backbone --commands 25 --seed <seed>` replays and shrinks it.
  */
 import { expect } from 'chai';
 import { fuzzBackbone, report, Tally } from './property.js';
@@ -19,7 +19,7 @@ describe('model-based randomized test on Backbone (short run)', function () {
     const tally = new Tally();
     const started = Date.now();
     const details = await fuzzBackbone({
-      runs: 4,
+      runs: 15,
       seed,
       maxCommands: 25,
       shrink: false,
@@ -30,7 +30,7 @@ describe('model-based randomized test on Backbone (short run)', function () {
     console.log(
       `      fuzz seed ${seed}, ${((Date.now() - started) / 1000).toFixed(1)} s\n      ${tally.summary().split('\n').join('\n      ')}`,
     );
-    expect(details.failed, report(details, '--backbone ')).to.equal(false);
+    expect(details.failed, report(details, '--backbone --commands 25 ')).to.equal(false);
     expect(tally.runs, 'runs done').to.be.greaterThan(0);
   });
 });

@@ -4,7 +4,7 @@
  * unsubscribes, with connection cuts, server restarts on a durable SQLite store, handlers slower than
  * `handlerTimeout` and changes of visibility; after quiescence every property of checks.ts must hold.
  *
- * The seed is printed; `OBJECT_SYNC_FUZZ_SEED=<seed>` replays it here, `npm run fuzz -- --seed <seed>`
+ * The seed is printed; `OBJECT_SYNC_FUZZ_SEED=<seed>` replays it here, `npm run fuzz -- --commands 30 --seed <seed>`
  * replays and shrinks it. Long runs: `npm run fuzz -- --runs 200`.
  */
 import { expect } from 'chai';
@@ -18,7 +18,7 @@ describe('model-based randomized test (short run)', function () {
     const tally = new Tally();
     const started = Date.now();
     const details = await fuzz({
-      runs: 6,
+      runs: 25,
       seed,
       maxCommands: 30,
       shrink: false,
@@ -29,7 +29,7 @@ describe('model-based randomized test (short run)', function () {
     console.log(
       `      fuzz seed ${seed}, ${((Date.now() - started) / 1000).toFixed(1)} s\n      ${tally.summary().split('\n').join('\n      ')}`,
     );
-    expect(details.failed, report(details)).to.equal(false);
+    expect(details.failed, report(details, '--commands 30 ')).to.equal(false);
     expect(tally.runs, 'runs done').to.be.greaterThan(0);
   });
 });
