@@ -30,6 +30,8 @@ export interface Reached {
   slowHandler: boolean;
   visibilityChanged: boolean;
   unverifiedRecords: number;
+  /** Creates a handler collection applied twice, once per server generation (its dedupe is in memory). */
+  allowedDuplicates: number;
 }
 
 export function check(rec: Recording): { failures: Failure[]; reached: Reached } {
@@ -44,6 +46,7 @@ export function check(rec: Recording): { failures: Failure[]; reached: Reached }
     slowHandler: rec.instrument.slowCalls.some((s) => s.end - s.start >= HANDLER_TIMEOUT),
     visibilityChanged: rec.serverOps.some((s) => s.kind === 'toggle' && s.ok),
     unverifiedRecords: 0,
+    allowedDuplicates: 0,
   };
   if (!rec.quiesced)
     fail('no-quiescence', 'the clients never came to rest (connected, nothing pending, no event)');
@@ -55,7 +58,7 @@ export function check(rec: Recording): { failures: Failure[]; reached: Reached }
   checkConvergence(rec, fail);
   reached.unverifiedRecords = checkWire(rec, fail);
   checkShown(rec, fail);
-  checkWrites(rec, fail);
+  reached.allowedDuplicates = checkWrites(rec, fail);
   for (const o of rec.instrument.overlaps.slice(0, 3))
     fail(
       'overlap',
@@ -295,7 +298,7 @@ function checkShown(rec: Recording, fail: Fail): void {
 }
 
 /** Every acknowledged write is in the store, once; own fields end on an allowed value. */
-function checkWrites(rec: Recording, fail: Fail): void {
+function checkWrites(rec: Recording, fail: Fail): number {
   const applied = rec.instrument.applied;
   const truthByKey = new Map<string, Record<string, unknown>>();
   for (const coll of COLLECTIONS) for (const o of rec.truth[coll]) truthByKey.set(objKey(coll, o.id), o);
@@ -335,7 +338,7 @@ function checkWrites(rec: Recording, fail: Fail): void {
         );
     }
   }
-  (rec as { allowedDuplicates?: number }).allowedDuplicates = allowedDup;
+
   // Updates: each acknowledged one reached the store with the values it asked for.
   for (const op of rec.ops) {
     if (op.kind !== 'update' || op.status !== 'ok') continue;
@@ -391,6 +394,7 @@ function checkWrites(rec: Recording, fail: Fail): void {
         );
     }
   }
+  return allowedDup;
 }
 
 /** A failure that says the write was not applied (anything else leaves its outcome unknown). */

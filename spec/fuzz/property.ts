@@ -21,6 +21,7 @@ export class Tally {
   slowHandler = 0;
   visibilityChanged = 0;
   unverifiedRecords = 0;
+  allowedDuplicates = 0;
   failedRuns = 0;
   readonly failureKinds = new Map<string, { count: number; example: string }>();
 
@@ -32,6 +33,7 @@ export class Tally {
     if (reached.slowHandler) this.slowHandler++;
     if (reached.visibilityChanged) this.visibilityChanged++;
     this.unverifiedRecords += reached.unverifiedRecords;
+    this.allowedDuplicates += reached.allowedDuplicates;
     if (failures.length) this.failedRuns++;
     for (const f of failures) {
       const k = this.failureKinds.get(f.kind);
@@ -44,7 +46,7 @@ export class Tally {
   summary(): string {
     const lines = [
       `runs ${this.runs}: with a cut ${this.cut}, a restart ${this.restart}, a hidden object touched ${this.hiddenTouched}, ` +
-        `a slow handler ${this.slowHandler}, a visibility change ${this.visibilityChanged}; records not checkable ${this.unverifiedRecords}; failed runs ${this.failedRuns}`,
+        `a slow handler ${this.slowHandler}, a visibility change ${this.visibilityChanged}; records not checkable ${this.unverifiedRecords}; creates applied once per server generation (handler collection, allowed) ${this.allowedDuplicates}; failed runs ${this.failedRuns}`,
     ];
     for (const [kind, { count, example }] of this.failureKinds) lines.push(`  ${kind} x${count}: ${example}`);
     return lines.join('\n');
@@ -149,6 +151,7 @@ export async function fuzzBackbone(
           slowHandler: has('slow'),
           visibilityChanged: visibility,
           unverifiedRecords: 0,
+          allowedDuplicates: 0,
         },
         failures,
       );
