@@ -9,8 +9,15 @@
  * fixes whether the default collection's handlers have `list`; `--no-live-edits` generates no edits of
  * live objects; `--backbone` runs the Backbone variant
  * (spec/fuzz/backbone.ts) instead, `--no-tags` without the attribute its model parses.
+ *
+ * `npm run fuzz -- [--backbone] --case '<json>' [--repeat N]` runs one case as printed by `--survey`
+ * (`case: {...}`) N times: the commands are exact, the network's timing is not, so a race may need a
+ * few repeats.
  */
+import { check } from '../spec/fuzz/checks.js';
+import { runBackbone } from '../spec/fuzz/backbone.js';
 import { fuzz, fuzzBackbone, report, Tally } from '../spec/fuzz/property.js';
+import { runOnce } from '../spec/fuzz/runner.js';
 
 function arg(name: string): string | undefined {
   const at = process.argv.indexOf(`--${name}`);
@@ -28,6 +35,23 @@ const only = arg('only')?.split(',');
 const unless = arg('unless')?.split(',');
 const list = arg('list');
 const tally = new Tally();
+
+const exact = arg('case');
+if (exact) {
+  const { config, commands } = JSON.parse(exact);
+  const repeat = Number(arg('repeat') ?? 5);
+  let failed = 0;
+  for (let i = 1; i <= repeat; i++) {
+    const failures = process.argv.includes('--backbone')
+      ? await runBackbone(config, commands)
+      : check(await runOnce(config, commands)).failures;
+    if (failures.length) failed++;
+    console.log(`repeat ${i}: ${failures.length ? '' : 'ok'}`);
+    for (const f of failures) console.log(`  ${f.kind}: ${f.detail}`);
+  }
+  console.log(`${failed} of ${repeat} failed`);
+  process.exit(failed ? 1 : 0);
+}
 console.log(
   `fuzz: seed ${seed}${path ? ` path ${path}` : ''}, ${runs} run(s), up to ${maxCommands} commands each`,
 );
@@ -49,15 +73,17 @@ const details = (await run({
   defaultHasList: list === undefined ? undefined : list === 'yes',
   noLiveEdits: process.argv.includes('--no-live-edits'),
   tags: process.argv.includes('--no-tags') ? false : undefined,
-  onRun: (_config, commands, failures) => {
+  onRun: (config, commands, failures) => {
     done++;
     // Before shrinking starts, run k (from 1) is replayed by --seed <seed> --path <k-1>.
     if (process.env.FUZZ_VERBOSE || failures.length)
       console.log(
         `run ${done} (path ${done - 1}): ${commands.length} commands, ${failures.length ? failures.map((f) => f.kind).join(',') : 'ok'}`,
       );
-    if (survey && failures.length)
+    if (survey && failures.length) {
       for (const f of failures) console.log(`    ${f.kind}: ${f.detail.slice(0, 400)}`);
+      console.log(`    case: ${JSON.stringify({ config, commands })}`);
+    }
   },
 })) as Parameters<typeof report>[0];
 console.log(`\n${tally.summary()}`);

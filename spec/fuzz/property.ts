@@ -77,7 +77,7 @@ export interface FuzzOptions {
   tags?: boolean;
   /** Generate no edits of live objects (to look past issue 13 item 2). */
   noLiveEdits?: boolean;
-  onRun?: (config: RunConfig, commands: Command[], failures: Failure[]) => void;
+  onRun?: (config: RunConfig | BbConfig, commands: Array<Command | BbCommand>, failures: Failure[]) => void;
 }
 
 /** Runs the property; resolves with fast-check's details (`failed`, `seed`, `counterexample`...). */
@@ -161,8 +161,7 @@ export async function fuzzBackbone(
         : options.only
           ? failures.filter((f) => options.only!.includes(f.kind))
           : failures;
-      if (options.survey && failures.length)
-        for (const f of failures) console.log(`    ${f.kind}: ${f.detail.slice(0, 400)}`);
+      options.onRun?.(config, commands, failures);
       if (counted.length > 0 && !options.survey)
         throw new Error(counted.map((f) => `${f.kind}: ${f.detail}`).join('\n'));
     },
