@@ -6,7 +6,7 @@
  *
  * Only public API is used on the client: `new ObjectSync({ url, ... })`, `save`/`fetch`/`destroy`/
  * `list`, `collection(name).subscribe/unsubscribe`, `connect`/`disconnect`, events, `allObjects`,
- * `isConnected`, `pendingRequests` (and `status` when the client has it).
+ * `isConnected`, `pendingRequests`.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
