@@ -6,7 +6,7 @@
  * - no leak: no record that reached a client (on the wire, through its tap) carries the fields or the
  *   version of an object hidden from its session; no client showed one (events, answers); a hidden id
  *   answers exactly like a missing one; `ch` only for collections the connection subscribed to.
- * - nothing lost or doubled: every acknowledged write reached the store (once; a handler collection
+ * - nothing lost or doubled: every acknowledged create and update reached the store (once; a handler collection
  *   may apply a write resent across a restart twice, as it keeps its dedupe in memory: counted apart);
  *   each client's own field ends on its last acknowledged value, or a later one whose outcome was
  *   unknown; an acknowledged destroy leaves nothing; no object is created twice.
@@ -30,7 +30,7 @@ export interface Reached {
   slowHandler: boolean;
   visibilityChanged: boolean;
   unverifiedRecords: number;
-  /** Creates a handler collection applied twice, once per server generation (its dedupe is in memory). */
+  /** Writes a handler collection applied more than once, once per server generation (its dedupe is in memory). */
   allowedDuplicates: number;
 }
 
@@ -339,12 +339,13 @@ function checkWrites(rec: Recording, fail: Fail): number {
     }
   }
 
-  // Updates: each acknowledged one reached the store with the values it asked for.
+  // Updates: each acknowledged one reached the store with the values it asked for, once (a handler
+  // collection may apply it once per server generation: its dedupe lives in memory).
   for (const op of rec.ops) {
     if (op.kind !== 'update' || op.status !== 'ok') continue;
     const sets = Object.entries(op.fields ?? {}).filter(([, v]) => v !== undefined);
     if (sets.length === 0) continue;
-    const hit = applied.some(
+    const hits = applied.filter(
       (e) =>
         e.coll === op.coll &&
         e.kind === 'update' &&
@@ -352,6 +353,14 @@ function checkWrites(rec: Recording, fail: Fail): number {
         e.sid === sidOf(op.client) &&
         sets.every(([k, v]) => e.set[k] === v),
     );
+    const gens = new Set(hits.map((e) => e.gen));
+    if (hits.length > 1 && !(op.coll === '' && gens.size === hits.length))
+      fail(
+        'duplicate-write',
+        `client ${op.client}'s update #${op.n} of ${op.coll || 'default'}/${op.target} was applied ${hits.length} times (generations ${[...gens]})`,
+      );
+    if (hits.length > 1 && op.coll === '' && gens.size === hits.length) allowedDup++;
+    const hit = hits.length > 0;
     if (!hit)
       fail(
         'lost-write',

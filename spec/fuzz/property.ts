@@ -46,7 +46,7 @@ export class Tally {
   summary(): string {
     const lines = [
       `runs ${this.runs}: with a cut ${this.cut}, a restart ${this.restart}, a hidden object touched ${this.hiddenTouched}, ` +
-        `a slow handler ${this.slowHandler}, a visibility change ${this.visibilityChanged}; records not checkable ${this.unverifiedRecords}; creates applied once per server generation (handler collection, allowed) ${this.allowedDuplicates}; failed runs ${this.failedRuns}`,
+        `a slow handler ${this.slowHandler}, a visibility change ${this.visibilityChanged}; records not checkable ${this.unverifiedRecords}; writes applied once per server generation (handler collection, allowed) ${this.allowedDuplicates}; failed runs ${this.failedRuns}`,
     ];
     for (const [kind, { count, example }] of this.failureKinds) lines.push(`  ${kind} x${count}: ${example}`);
     return lines.join('\n');
