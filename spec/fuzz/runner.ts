@@ -343,7 +343,7 @@ async function execute(rec: Recording, cmd: Command, token: () => number): Promi
         status: 'pending',
         hiddenAtCall: !visibleNow(rec, coll, id, a.sid),
       };
-      const live = api(a, coll).get(id);
+      const live = api(a, coll).get(id) as (Record<string, unknown> & { id: string | number }) | undefined;
       let call: Promise<unknown>;
       if (cmd.live && live) {
         // Issue 13 item 2: edit the live object, then save what was edited.
