@@ -391,8 +391,16 @@ export class ClientCollection extends Emitter<CollectionEvents> {
         release();
         const effect = ack.r ? this.map.apply(ack.r) : NO_EFFECT;
         const live = this.map.get(id);
-        // The answer says the object is gone: the write fails, and its removal is still raised.
-        if (!live) return { result: undefined, effect, failure: new SyncError('not_found') };
+        if (!live) {
+          // A removal in the answer: the write was applied (a resend is answered with the object's
+          // state now), but the object is gone since or hidden from this client. It resolves with what
+          // it set, outside the identity map, and the removal is still raised.
+          if (ack.r?.k === 'd') {
+            const sent = (payload as { s?: Record<string, unknown> }).s ?? {};
+            return { result: { ...sent, id }, effect };
+          }
+          return { result: undefined, effect, failure: new SyncError('not_found') };
+        }
         return { result: live, effect };
       },
       release,

@@ -6,6 +6,9 @@
  *
  * The seed is printed; `OBJECT_SYNC_FUZZ_SEED=<seed>` replays it here, `npm run fuzz -- --commands 30 --seed <seed>`
  * replays and shrinks it. Long runs: `npm run fuzz -- --runs 200`.
+ *
+ * Not part of `npm test` yet: it still finds open defects (spec/fuzz/FINDINGS.md; e.g. a client that
+ * drops an object without a `destroy` event after a restart). Run it with `npm run fuzz:short`.
  */
 import { expect } from 'chai';
 import { fuzz, report, Tally } from './property.js';
