@@ -75,6 +75,28 @@ describe('PostgresStore: several nodes on one database', function () {
     expect(final!.obj).to.deep.equal(expected);
   });
 
+  it('cancels a write whose requester timed out, so a stuck transaction holds no pooled connection (issue 12, 6)', async () => {
+    const store = node();
+    await store.init();
+    const server = await startServer(undefined, { handlerTimeout: 500 });
+    server.sync.collection('shared', store);
+    const a = await connectClient(server);
+    const things = a.collection('shared');
+    const obj = await things.save({ n: 0 });
+    const unlock = await lockObject(schema, 'shared', obj.id);
+    try {
+      const err = await things.save({ id: obj.id, n: 1 }).catch((e: unknown) => e);
+      expect((err as { code?: string }).code).to.equal('timeout');
+      // While the row is still locked: the statement was cancelled and its connection came back.
+      const pool = store.pool as unknown as pg.Pool;
+      await waitUntil(pool, ['release'], () => pool.totalCount === pool.idleCount);
+    } finally {
+      await unlock();
+    }
+    expect(await store.fetch([obj.id])).to.deep.equal([{ id: obj.id, n: 0 }]);
+    expect((await things.save({ id: obj.id, n: 2 })).n).to.equal(2);
+  });
+
   it('hands out unique ids to concurrent creates on two nodes', async () => {
     const [a, b] = [node(), node()];
     const created = await Promise.all(
