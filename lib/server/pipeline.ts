@@ -26,6 +26,7 @@ import { idKey, outcomeOf } from './backend.js';
 import type { DedupeTable, Outcome } from './dedupe.js';
 import type { Egress } from './egress.js';
 import type { KeyedQueue } from './queue.js';
+import { withTimeout } from './timed-backend.js';
 
 /** A write, as validated. */
 export type WriteOp =
@@ -77,7 +78,7 @@ export class WritePipeline {
     const send = (payload: unknown): void => egress.answer(conn, () => reply(payload));
     if (claim.state === 'done') return this.replay(coll, op, claim.outcome, conn, send);
     if (claim.state === 'running') {
-      const outcome = await this.bounded(claim.done).catch(() => null);
+      const outcome = await withTimeout(claim.done, this.deps.timeoutMs).catch(() => null);
       if (outcome === null) return send({ error: this.deps.wireError(TIMEOUT()) });
       // The first attempt ended without a final outcome (timeout, store failure): try again.
       if (outcome === undefined) return this.client(coll, op, seq, conn, reply);
@@ -175,7 +176,7 @@ export class WritePipeline {
   private deadline(work: Promise<Outcome>, waiter: Waiter, coll: WriteTarget): Promise<Outcome> {
     // A backend that never waits outside the process (the MemoryStore) cannot hang: no timer.
     if (coll.backend.inProcess) return work;
-    return this.bounded(work, () => {
+    return withTimeout(work, this.deps.timeoutMs, () => {
       waiter.gaveUp = true;
       waiter.abort.abort(TIMEOUT());
     });
@@ -245,25 +246,5 @@ export class WritePipeline {
     const r = egress.stateRecord(outcome.id, entry, sid);
     if (op.kind === 'update') return { r, v: r.k === 'd' ? 0 : r.v };
     return { r };
-  }
-
-  /** Waits for `work` at most `handlerTimeout`; rejects with `timeout` after (`onTimeout` first). */
-  private bounded<T>(work: Promise<T>, onTimeout?: () => void): Promise<T> {
-    return new Promise<T>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        onTimeout?.();
-        reject(TIMEOUT());
-      }, this.deps.timeoutMs);
-      work.then(
-        (value) => {
-          clearTimeout(timer);
-          resolve(value);
-        },
-        (err: unknown) => {
-          clearTimeout(timer);
-          reject(err);
-        },
-      );
-    });
   }
 }

@@ -7,10 +7,13 @@
 import { SyncError } from '../errors.js';
 import type { Backend } from './backend.js';
 
-/** Rejects with `timeout` when `work` takes longer than `ms`. */
-export function withTimeout<T>(work: Promise<T>, ms: number): Promise<T> {
+/** Rejects with `timeout` when `work` takes longer than `ms` (calling `onTimeout` first). */
+export function withTimeout<T>(work: Promise<T>, ms: number, onTimeout?: () => void): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new SyncError('timeout')), ms);
+    const timer = setTimeout(() => {
+      onTimeout?.();
+      reject(new SyncError('timeout'));
+    }, ms);
     work.then(
       (value) => {
         clearTimeout(timer);

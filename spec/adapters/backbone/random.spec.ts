@@ -11,19 +11,8 @@ import type Backbone from 'backbone';
 import { SyncedCollection } from '../../../adapters/backbone/index.js';
 import type { ObjectSync as Client } from '../../../lib/client/index.js';
 import { waitFor } from '../../support/harness.js';
+import { prng } from '../../support/random.js';
 import { settled, setup, teardown } from './support.js';
-
-/** A small seeded PRNG (mulberry32). */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 const Todos = SyncedCollection.extend({ url: '/todos' });
 
