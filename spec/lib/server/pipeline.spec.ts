@@ -181,6 +181,30 @@ describe('the write pipeline', () => {
     expect(await store.fetch([obj.id])).to.deep.equal([{ id: obj.id, n: 2 }]);
   });
 
+  it('runs a resend again after a transient failure of its first attempt (the refusal is not kept)', async () => {
+    const store = new MemoryStore();
+    let failOnce = true;
+    const server = await startServer({
+      ...store.handlers(),
+      async update(patch) {
+        if (failOnce) {
+          failOnce = false;
+          throw new Error('database restarting');
+        }
+        return store.update(patch);
+      },
+    });
+    server.sync.on('error', () => undefined);
+    const obj = await server.sync.save({ n: 1 });
+    const { socket, ready } = raw(server, 'raw-session-transient-1');
+    await ready;
+    const first = await ask(socket, 'update', { q: 1, i: obj.id, s: { n: 2 }, b: 1 });
+    expect(first.error.code).to.equal('handler_error');
+    const again = await ask(socket, 'update', { q: 1, i: obj.id, s: { n: 2 }, b: 1 });
+    expect(again).to.deep.include({ v: 2 });
+    expect(await store.fetch([obj.id])).to.deep.equal([{ id: obj.id, n: 2 }]);
+  });
+
   it('keeps outcomes, not objects, for dedupe: 40 updates of a 200 KiB field leave no megabytes behind', async () => {
     const server = await startServer();
     const a = await connectClient(server);
