@@ -25,6 +25,7 @@ export const ERROR_CODES = {
   rate_limited: 'Too many requests per second on this connection.',
   protocol_version: 'The client speaks a protocol version the server does not.',
   unreachable: 'The server cannot be reached (wrong url or path, or nothing listening); retrying.',
+  unsubscribed: 'unsubscribe() ended the subscription before it was in place.',
 } as const;
 
 /** A code produced by the engine. */

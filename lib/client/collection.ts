@@ -12,7 +12,7 @@
  * Events: `create(obj)`, `update(obj, changes)`, `destroy(id)`, `error(err)` (a failed resync or
  * refetch), `synced()` (a resync is complete).
  */
-import { applyDiff, isEmptyDiff, toJson, writeDiff } from '../diff.js';
+import { applyDiff, clone, isEmptyDiff, toJson, writeDiff } from '../diff.js';
 import { Emitter } from '../emitter.js';
 import { fromWireError, SyncError } from '../errors.js';
 import type {
@@ -66,6 +66,9 @@ export interface PendingWrite {
 }
 
 const NO_WRITES: readonly PendingWrite[] = Object.freeze([]);
+
+/** How many times a create is sent while it times out (see `send`). */
+const CREATE_ATTEMPTS = 3;
 
 export class ClientCollection extends Emitter<CollectionEvents> {
   /** @internal */
@@ -228,6 +231,14 @@ export class ClientCollection extends Emitter<CollectionEvents> {
     clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
     this.map.retainOnly((key) => this.pending.has(key));
+    // The subscribe() calls still waiting for their resync will never get one.
+    const ended = new SyncError('unsubscribed');
+    for (const w of [...this.waiters.splice(0), ...this.resyncing.splice(0)]) w.fail(ended);
+    // Offline, the server holds no subscription of this client's (a new connection starts without).
+    if (!this.sender.isReady()) {
+      out.succeed(undefined);
+      return out.promise;
+    }
     this.sender.send('unsub', this.envelope({}), (ack) => {
       if (isErrorAck(ack)) out.fail(fromWireError(ack.error));
       else out.succeed(undefined);
@@ -383,6 +394,12 @@ export class ClientCollection extends Emitter<CollectionEvents> {
       if (at >= 0) list.splice(at, 1);
       if (list.length === 0 && this.pending.get(key) === list) this.pending.delete(key);
     };
+    // A failed write leaves no trace: what it named goes back, on the live object, to the expected
+    // state (the application may have edited the live object before saving it).
+    const fail = (): void => {
+      release();
+      this.restore(id, [...Object.keys(d.set), ...d.unset]);
+    };
     this.send<'update'>(
       'update',
       payload,
@@ -403,16 +420,28 @@ export class ClientCollection extends Emitter<CollectionEvents> {
         }
         return { result: live, effect };
       },
-      release,
+      fail,
       id,
     );
     return write;
   }
 
+  /** Puts `keys` of an id's live object back to the expected state (silently: it is not a change). */
+  private restore(id: Id, keys: readonly string[]): void {
+    const live = this.map.get(id) as Record<string, unknown> | undefined;
+    const expected = this.expected(id);
+    if (!live || !expected) return;
+    for (const key of keys) {
+      if (Object.prototype.hasOwnProperty.call(expected, key)) live[key] = clone(expected[key]);
+      else delete live[key];
+    }
+  }
+
   /**
    * Sends a write (it gets a sequence number) and settles `out` from its ack. A write to `id` that
    * timed out may still have been applied: the object is read back first, so the caller (and a
-   * rollback) settles on the server's state, then the write fails with `timeout`.
+   * rollback) settles on the server's state, then the write fails with `timeout`. A create that timed
+   * out is sent again, up to `CREATE_ATTEMPTS` times in all, to learn its outcome.
    */
   private send<E extends 'create' | 'update' | 'destroy'>(
     event: E,
@@ -432,47 +461,52 @@ export class ClientCollection extends Emitter<CollectionEvents> {
         // A late answer that no longer fits (the object is gone) tells nothing more.
       }
     };
-    this.sender.send(
-      event,
-      body,
-      (ack) => {
-        if (isErrorAck(ack)) {
-          onError?.();
-          const failure = fromWireError(ack.error);
-          if (failure.code === 'timeout' && id !== undefined) {
-            return this.refetch(id, () => (out as Outcome<unknown>).fail(failure), true);
-          }
-          return (out as Outcome<unknown>).fail(failure);
+    let attempts = 0;
+    const attempt = (): void => {
+      attempts++;
+      this.sender.send(event, body, settle, false, late);
+    };
+    const settle = (ack: unknown): void => {
+      if (isErrorAck(ack)) {
+        const failure = fromWireError(ack.error);
+        // A create that timed out may yet be applied, and nothing else could tell its id: it is sent
+        // again as it was (same sequence number), so the server answers its first attempt's outcome.
+        if (failure.code === 'timeout' && event === 'create' && attempts < CREATE_ATTEMPTS) {
+          return attempt();
         }
-        let answered: { result: unknown; effect: Effect; failure?: SyncError };
-        try {
-          answered = onAnswer(ack as AnswerMap[E]);
-        } catch (err) {
-          return (out as Outcome<unknown>).fail(
-            err instanceof SyncError ? err : new SyncError('invalid_message'),
-          );
+        onError?.();
+        if (failure.code === 'timeout' && id !== undefined) {
+          return this.refetch(id, () => (out as Outcome<unknown>).fail(failure), true);
         }
-        const effect = answered.effect;
-        if (answered.failure) {
-          (out as Outcome<unknown>).fail(answered.failure);
-          return this.raise(effect);
-        }
-        if (effect.type === 'gap') {
-          // The answer does not follow the version held (e.g. versions were forgotten after a server
-          // restart): the write settles once the object was read whole, never with a stale object.
-          this.refetch(effect.id, () => {
-            const live = this.map.get(effect.id);
-            if (live) (out as Outcome<unknown>).succeed(live);
-            else (out as Outcome<unknown>).fail(new SyncError('not_found'));
-          });
-          return;
-        }
-        (out as Outcome<unknown>).succeed(answered.result);
-        this.raise(effect);
-      },
-      false,
-      late,
-    );
+        return (out as Outcome<unknown>).fail(failure);
+      }
+      let answered: { result: unknown; effect: Effect; failure?: SyncError };
+      try {
+        answered = onAnswer(ack as AnswerMap[E]);
+      } catch (err) {
+        return (out as Outcome<unknown>).fail(
+          err instanceof SyncError ? err : new SyncError('invalid_message'),
+        );
+      }
+      const effect = answered.effect;
+      if (answered.failure) {
+        (out as Outcome<unknown>).fail(answered.failure);
+        return this.raise(effect);
+      }
+      if (effect.type === 'gap') {
+        // The answer does not follow the version held (e.g. versions were forgotten after a server
+        // restart): the write settles once the object was read whole, never with a stale object.
+        this.refetch(effect.id, () => {
+          const live = this.map.get(effect.id);
+          if (live) (out as Outcome<unknown>).succeed(live);
+          else (out as Outcome<unknown>).fail(new SyncError('not_found'));
+        });
+        return;
+      }
+      (out as Outcome<unknown>).succeed(answered.result);
+      this.raise(effect);
+    };
+    attempt();
   }
 
   /** Sends a read; its records are applied as of the moment it was sent (see IdentityMap). */

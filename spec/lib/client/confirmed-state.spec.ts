@@ -71,4 +71,38 @@ describe('client: the confirmed state a write is diffed against', () => {
     await a.save({ id, a: 1, b: 3 });
     expect(patches).to.deep.equal([{ id, b: 3 }]);
   });
+
+  it('a refused save of an edited live object puts back what it named, and only that', async () => {
+    const store = new MemoryStore();
+    const server = await startServer({
+      ...store.handlers(),
+      update: (patch) => (patch.x === 30 ? Promise.reject({ code: 'forbidden' }) : store.update(patch)),
+    });
+    const a = await connectClient(server);
+    const { id } = await a.save({ x: 10, y: 1 });
+    const p = a.get(id)!;
+    p.x = 30;
+    p.note = 'local only';
+    const err = await a.save({ id, x: 30 }).then(
+      () => null,
+      (e: { code: string }) => e,
+    );
+    expect(err?.code).to.equal('forbidden');
+    expect(a.get(id)).to.equal(p);
+    expect(p).to.deep.equal({ id, x: 10, y: 1, note: 'local only' });
+  });
+
+  it('a subscribe() waiting offline is rejected with unsubscribed when unsubscribe() ends it', async () => {
+    const server = await startServer(new MemoryStore().handlers());
+    const a = await connectClient(server);
+    a.disconnect();
+    const docs = a.collection('docs');
+    const subscribed = docs.subscribe().then(
+      () => 'resolved',
+      (e: { code: string }) => e.code,
+    );
+    await docs.unsubscribe();
+    expect(await subscribed).to.equal('unsubscribed');
+    expect(docs.isSubscribed()).to.equal(false);
+  });
 });
