@@ -3,7 +3,7 @@
  * to the requester only, handlers that throw, reject or never answer.
  */
 import { expect } from 'chai';
-import type { Handlers } from '../../../lib/index.js';
+import type { Handlers, StoredObject } from '../../../lib/index.js';
 import { MemoryStore } from '../../../lib/index.js';
 import { BACKEND, type Backend } from '../../../lib/server/backend.js';
 import { StoreHandlers } from '../../../lib/server/store-handlers.js';
@@ -205,6 +205,47 @@ describe('handlers', () => {
     const [stored] = await store.fetch([obj.id]);
     expect(stored).to.deep.include({ id: obj.id, n: 3 });
     await waitUntil(b, ['update'], () => b.get(obj.id)?.n === 3);
+  });
+
+  it('a create slower than handlerTimeout resolves with its object once it lands, and is created once', async () => {
+    // Regression (issue 13, 8; fuzz finding M): the create failed with `timeout`, landed anyway, and
+    // the app, told it failed, created it again.
+    const store = new MemoryStore();
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let calls = 0;
+    const server = await startServer(
+      {
+        ...store.handlers(),
+        async create(obj) {
+          calls++;
+          await gate;
+          return store.create(obj);
+        },
+      },
+      { handlerTimeout: 100 },
+    );
+    // The first answer is `timeout`; the client sends the same request again, which waits for the
+    // first attempt: the handler is let go when that second create arrives.
+    let creates = 0;
+    const resent = new Promise<void>((resolve) =>
+      server.sync.io.on('connection', (socket) =>
+        socket.onAny((event: string) => {
+          if (event === 'create' && ++creates === 2) resolve();
+        }),
+      ),
+    );
+    const a = await connectClient(server);
+    const saved = a.save({ title: 'slow' }).catch((err: Error) => err);
+    await Promise.race([resent, saved]);
+    release();
+    const outcome = await saved;
+    expect(outcome).to.not.be.an('error');
+    const obj = outcome as StoredObject;
+    expect(obj).to.deep.include({ title: 'slow' });
+    expect(a.get(obj.id)).to.equal(obj);
+    expect(calls).to.equal(1);
+    expect(await store.list()).to.deep.equal([{ id: obj.id, title: 'slow' }]);
   });
 
   it('refuses handlers without the four CRUD functions at once', async () => {
