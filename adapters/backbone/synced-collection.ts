@@ -24,7 +24,7 @@ import type { ObjectSync } from '../../lib/client/client.js';
 import type { ClientCollection } from '../../lib/client/collection.js';
 import { clone, deepEqual } from '../../lib/diff.js';
 import type { Id, StoredObject } from '../../lib/protocol.js';
-import { attrsOf, layered } from './attrs.js';
+import { attrsOf, layered, parsedAttrs } from './attrs.js';
 import { optimisticWrites, type Binding, type Mirror } from './binding.js';
 import { bindingOf, latestClient, syncThrough } from './sync.js';
 import type { Attrs, SyncMethod, SyncOptions, SyncTarget } from './types.js';
@@ -298,10 +298,7 @@ function applyRemote(
   const idAttribute = idAttributeOf(model);
   const pending = optimisticWrites(coll, id);
   const now = layered(attrsOf(coll.confirmed(id) ?? { id }, idAttribute), pending);
-  const parse = (raw: Attrs): Attrs => {
-    const parsed: unknown = model.parse(raw, remote());
-    return parsed !== null && typeof parsed === 'object' ? (parsed as Attrs) : {};
-  };
+  const parse = (raw: Attrs): Attrs => parsedAttrs(model, raw);
   const after = parse(now);
   let keys: string[];
   if (previous) {

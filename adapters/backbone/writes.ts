@@ -22,7 +22,7 @@ import type Backbone from 'backbone';
 import type { ClientCollection, PendingWrite } from '../../lib/client/collection.js';
 import { SyncError } from '../../lib/errors.js';
 import type { Id, StoredObject } from '../../lib/protocol.js';
-import { attrsOf, layered, plainAttrs } from './attrs.js';
+import { attrsOf, layered, parsedAttrs, plainAttrs } from './attrs.js';
 import { optimisticWrites, type Binding, type Waiting, type WriteTag } from './binding.js';
 import type { SyncRequest } from './request.js';
 import type { Attrs, SyncOptions } from './types.js';
@@ -211,13 +211,16 @@ function sendDelete(
 
 /**
  * Puts the attributes a refused write changed back to the confirmed state (plus the model's other
- * optimistic writes still pending); other attributes, local-only ones included, stay. Fires
- * `change:attr`/`change` with `{ remote: true, rollback: true }`.
+ * optimistic writes still pending), through `model.parse` as a remote change is; other attributes,
+ * local-only ones included, stay. Fires `change:attr`/`change` with `{ remote: true, rollback: true }`.
  */
 function rollback(model: Backbone.Model, coll: ClientCollection, id: Id, write: PendingWrite): void {
   const confirmed = coll.confirmed(id);
   if (!confirmed) return;
-  const target = layered(attrsOf(confirmed, model.idAttribute || 'id'), optimisticWrites(coll, id));
+  const target = parsedAttrs(
+    model,
+    layered(attrsOf(confirmed, model.idAttribute || 'id'), optimisticWrites(coll, id)),
+  );
   const options = { remote: true, rollback: true };
   const set: Attrs = {};
   const gone: Attrs = {};

@@ -78,4 +78,18 @@ describe('backbone SyncedCollection: parse and one change per remote change', ()
     expect(model.has('b')).to.equal(false);
     expect(n).to.deep.equal({ 'change:a': 1, 'change:b': 1, change: 1 });
   });
+
+  it('a refused save rolls back through parse (the model holds the parsed value, not the wire one)', async () => {
+    const { clients, spy } = await setup(1);
+    spy.refuseUpdate = (patch) => (String(patch.tags).includes('bad') ? 'forbidden' : undefined);
+    const todos = new Todos([], { client: clients[0] });
+    await todos.ready();
+    const model = todos.create({ title: 't', tags: ['a', 'b'] });
+    await next(model, 'sync');
+    const failed = next(model, 'error');
+    model.save({ tags: ['bad'] }, { patch: true });
+    expect(model.get('tags')).to.deep.equal(['bad']);
+    await failed;
+    expect(model.get('tags')).to.deep.equal(['a', 'b']);
+  });
 });

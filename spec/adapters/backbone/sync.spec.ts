@@ -291,6 +291,23 @@ describe('backbone sync: the Backbone.sync contract', () => {
     expect(env.spy.updates).to.deep.equal([{ id: 1, title: 'b' }]);
   });
 
+  it('with idAttribute _id, an attribute named id throws a TypeError from save() instead of being dropped', async () => {
+    // Regression (issue 13, 12): the attribute was silently left out of every write.
+    const env = await setup(1);
+    const Todo = Backbone.Model.extend({
+      urlRoot: '/todos',
+      idAttribute: '_id',
+      sync: backboneSync(env.clients[0]),
+    });
+    const todo = new Todo({ title: 'a', id: 'legacy-7' });
+    expect(() => todo.save()).to.throw(TypeError, /attribute named "id"/);
+    const plain = new Todo({ title: 'b' });
+    await plain.save();
+    expect(() => plain.save({ id: 'x' }, { patch: true })).to.throw(TypeError, /attribute named "id"/);
+    expect(env.spy.creates).to.have.length(1);
+    expect(env.spy.updates).to.deep.equal([]);
+  });
+
   it('delivers a failure known during the call only after sync has returned', async () => {
     const { Todo, sync } = await todos();
     const todo = new Todo({ title: 'a' });
