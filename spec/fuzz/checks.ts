@@ -14,6 +14,7 @@
  * - every failed call has a fault that explains it; no call hangs.
  */
 import type { Recording, Op } from './runner.js';
+import type { StoredObject } from '../../lib/protocol.js';
 import { HANDLER_TIMEOUT, objKey, SHORT_CLIENT_TIMEOUT } from './runner.js';
 import { COLLECTIONS, historyKey, isVisible, normalize, type CollName, type Rec } from './world.js';
 
@@ -115,9 +116,15 @@ function checkConvergence(rec: Recording, fail: Fail): void {
         );
       const subscribed = coll === '' || a.docsWanted;
       if (!subscribed) continue;
+      // A handler collection without `list` cannot tell a client that comes back what appeared while
+      // it was away (FINDINGS.md, H; README, "Handlers without list"): created, or made visible to
+      // it, then or just before (a change in flight when the connection dropped). Once a client's
+      // connection went down, an object it does not hold may be missing; one it holds must be right.
+      const mayMiss = (o: StoredObject): boolean =>
+        coll === '' && !rec.config.defaultHasList && a.gappedAt !== undefined && !actual.has(String(o.id));
       const expected = new Map(
         rec.truth[coll]
-          .filter((o) => isVisible(o, a.sid, rec.world.observerSid))
+          .filter((o) => isVisible(o, a.sid, rec.world.observerSid) && !mayMiss(o))
           .map((o) => [String(o.id), o as unknown]),
       );
       const d = diffMaps(expected, actual);
@@ -240,8 +247,9 @@ function checkWire(rec: Recording, fail: Fail): number {
         }
       }
       for (const r of records) {
-        if (r.k === 'd' && r.v === undefined && req.event !== 'sub')
-          leak('unversioned-removal', `${at}: answered a removal without version ${JSON.stringify(r)}`);
+        // Answers (writes, resyncs) may say "gone or hidden from you" with a `d` without version
+        // (PROTOCOL.md, "Resends": a hidden object's version is not the writer's to know); a wrong one
+        // shows as a divergence. Only `ch` removals must carry their version (checked above).
         unverified += checkRecord(rec, r, c.sid, c.epoch, coll, at, leak);
       }
     }
@@ -432,6 +440,11 @@ function checkExplained(rec: Recording, fail: Fail): void {
         break;
       case 'unavailable':
         ok = restart || slow;
+        break;
+      case 'unsubscribed':
+        ok =
+          op.kind === 'sub' &&
+          rec.ops.some((o) => o.kind === 'unsub' && o.client === op.client && o.t0 >= op.t0 && o.t0 <= t1);
         break;
       case 'not_found': {
         const ids = op.target !== undefined ? [op.target] : (op.targets ?? []);

@@ -1,6 +1,6 @@
 /**
  * The randomized test as a fast-check property, shared by the short run in `npm test`
- * (spec/fuzz/model.fuzz.ts, `npm run fuzz:short`) and long runs (`npm run fuzz -- --runs N [--seed S] [--path P]`).
+ * (spec/fuzz/model.spec.ts, in `npm test`; `npm run fuzz:short`) and long runs (`npm run fuzz -- --runs N [--seed S] [--path P]`).
  *
  * A run fails with the list of broken properties (see checks.ts); fast-check then reports its seed
  * and path, which replay it (the commands are the same; the network's timing is not, so a failure

@@ -67,6 +67,8 @@ export interface Actor {
   /** Whether the run last asked for `docs` to be subscribed. */
   docsWanted: boolean;
   left: boolean;
+  /** When its connection first went down (cut, left, server restart): see FINDINGS.md, H. */
+  gappedAt: number | undefined;
   pending: Set<Promise<unknown>>;
   /** Each collection as rebuilt from the client's events. */
   mirrors: Record<CollName, Map<string, Record<string, unknown>>>;
@@ -186,6 +188,7 @@ async function startActor(rec: Recording, i: number): Promise<Actor> {
     sid: sidFromTap(tap) ?? '',
     docsWanted: false,
     left: false,
+    gappedAt: undefined,
     pending: new Set(),
     mirrors: { '': new Map(), docs: new Map() },
     shown: [],
@@ -229,8 +232,12 @@ function track(rec: Recording, actor: Actor, op: Op, call: Promise<unknown>): vo
       op.t1 = performance.now();
       op.status = 'ok';
       op.result = result === undefined ? undefined : structuredClone(result);
-      for (const obj of shownObjects(result))
+      for (const obj of shownObjects(result)) {
+        // An update applied to an object gone since resolves with what it set (README, "save"): the
+        // writer's own fields, nothing of anyone else's.
+        if (op.kind === 'update' && onlyOwn(obj, op.fields ?? {})) continue;
         actor.shown.push({ where: `${op.kind} answer`, obj, at: op.t1 });
+      }
     },
     (err: { code?: string }) => {
       op.t1 = performance.now();
@@ -240,6 +247,11 @@ function track(rec: Recording, actor: Actor, op: Op, call: Promise<unknown>): vo
   );
   actor.pending.add(p);
   void p.finally(() => actor.pending.delete(p));
+}
+
+/** Whether `obj` holds only its id and what `fields` set. */
+function onlyOwn(obj: Record<string, unknown>, fields: Record<string, unknown>): boolean {
+  return Object.keys(obj).every((k) => k === 'id' || (k in fields && obj[k] === fields[k]));
 }
 
 function shownObjects(result: unknown): Array<Record<string, unknown>> {
@@ -353,7 +365,21 @@ async function execute(rec: Recording, cmd: Command, token: () => number): Promi
         }
         // The app changed its object knowingly: its own picture of the collection changes with it.
         if (a.mirrors[coll].has(id)) a.mirrors[coll].set(id, structuredClone(live));
-        call = api(a, coll).save({ id: live.id, ...fields });
+        // A failed save puts what it named back on the live object, silently (README, "What a save
+        // sends"): the app learns it from the rejection, and its picture follows.
+        call = api(a, coll)
+          .save({ id: live.id, ...fields })
+          .catch((err: unknown) => {
+            const after = api(a, coll).get(id) as Record<string, unknown> | undefined;
+            const pictured = a.mirrors[coll].get(id);
+            if (after && pictured) {
+              for (const k of Object.keys(fields)) {
+                if (k in after) pictured[k] = structuredClone(after[k]);
+                else delete pictured[k];
+              }
+            }
+            throw err;
+          });
       } else {
         call = api(a, coll).save({ id, ...fields });
       }
@@ -420,14 +446,21 @@ async function execute(rec: Recording, cmd: Command, token: () => number): Promi
         t0: now,
         status: 'pending',
       };
-      track(rec, a, op, a.client.collection('docs').unsubscribe());
+      const docs = a.client.collection('docs');
+      track(rec, a, op, docs.unsubscribe());
+      // The last unsubscribe forgets the collection's objects without events (README, "subscribe"):
+      // the mirror the events build forgets them too.
+      const held = docs.allObjects();
+      for (const id of [...a.mirrors.docs.keys()]) if (!(id in held)) a.mirrors.docs.delete(id);
       return true;
     }
     case 'cut':
+      actorOf(cmd.c)!.gappedAt ??= now;
       actorOf(cmd.c)!.tap.cut();
       return true;
     case 'leave': {
       const a = actorOf(cmd.c)!;
+      a.gappedAt ??= now;
       a.left = true;
       a.client.disconnect();
       return true;
@@ -495,6 +528,7 @@ async function execute(rec: Recording, cmd: Command, token: () => number): Promi
       rec.instrument.makeSlow(COLLECTIONS[cmd.coll], cmd.n);
       return true;
     case 'restart':
+      for (const a of rec.actors) a.gappedAt ??= now;
       await rec.world.restart();
       for (const a of rec.actors) {
         a.tap.retarget(rec.world.port);
