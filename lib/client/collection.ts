@@ -394,11 +394,13 @@ export class ClientCollection extends Emitter<CollectionEvents> {
       if (at >= 0) list.splice(at, 1);
       if (list.length === 0 && this.pending.get(key) === list) this.pending.delete(key);
     };
-    // A failed write leaves no trace: what it named goes back, on the live object, to the expected
-    // state (the application may have edited the live object before saving it).
+    // Once a write is answered, what it named is, on the live object too, the expected state: the
+    // application may have edited the live object before saving it, and a key whose confirmed value
+    // did not change (the write failed, or a later write undid it) would otherwise keep the edit.
+    const keys = [...Object.keys(d.set), ...d.unset];
     const fail = (): void => {
       release();
-      this.restore(id, [...Object.keys(d.set), ...d.unset]);
+      this.restore(id, keys);
     };
     this.send<'update'>(
       'update',
@@ -407,6 +409,7 @@ export class ClientCollection extends Emitter<CollectionEvents> {
       (ack) => {
         release();
         const effect = ack.r ? this.map.apply(ack.r) : NO_EFFECT;
+        this.restore(id, keys);
         const live = this.map.get(id);
         if (!live) {
           // A removal in the answer: the write was applied (a resend is answered with the object's
@@ -426,7 +429,7 @@ export class ClientCollection extends Emitter<CollectionEvents> {
     return write;
   }
 
-  /** Puts `keys` of an id's live object back to the expected state (silently: it is not a change). */
+  /** Sets `keys` of an id's live object to the expected state (silently: it is not a change). */
   private restore(id: Id, keys: readonly string[]): void {
     const live = this.map.get(id) as Record<string, unknown> | undefined;
     const expected = this.expected(id);

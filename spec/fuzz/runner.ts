@@ -365,24 +365,21 @@ async function execute(rec: Recording, cmd: Command, token: () => number): Promi
         }
         // The app changed its object knowingly: its own picture of the collection changes with it.
         if (a.mirrors[coll].has(id)) a.mirrors[coll].set(id, structuredClone(live));
-        // A failed save puts what it named back on the live object, silently (README, "What a save
-        // sends"): the app learns it from the rejection, and its picture follows.
-        call = api(a, coll)
-          .save({ id: live.id, ...fields })
-          .catch((err: unknown) => {
-            const after = api(a, coll).get(id) as Record<string, unknown> | undefined;
-            const pictured = a.mirrors[coll].get(id);
-            if (after && pictured) {
-              for (const k of Object.keys(fields)) {
-                if (k in after) pictured[k] = structuredClone(after[k]);
-                else delete pictured[k];
-              }
-            }
-            throw err;
-          });
+        call = api(a, coll).save({ id: live.id, ...fields });
       } else {
         call = api(a, coll).save({ id, ...fields });
       }
+      // Once answered, what a save named is the client's expected state on the live object too,
+      // silently (README, "save"): the app knows it from its own call, and its picture follows.
+      call = call.finally(() => {
+        const after = api(a, coll).get(id) as Record<string, unknown> | undefined;
+        const pictured = a.mirrors[coll].get(id);
+        if (!after || !pictured) return;
+        for (const k of Object.keys(fields)) {
+          if (k in after) pictured[k] = structuredClone(after[k]);
+          else delete pictured[k];
+        }
+      });
       track(rec, a, op, call);
       return true;
     }

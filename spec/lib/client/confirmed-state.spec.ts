@@ -4,7 +4,18 @@
  */
 import { expect } from 'chai';
 import { MemoryStore, type Patch } from '../../../lib/index.js';
-import { cleanup, connectClient, startServer, waitFor } from '../../support/harness.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SqliteStore } from '../../../adapters/stores/sqlite.js';
+import {
+  cleanup,
+  connectClient,
+  startServer,
+  stopServer,
+  waitFor,
+  waitUntil,
+} from '../../support/harness.js';
 
 /** A server whose default store records every update patch. */
 async function spiedServer() {
@@ -104,5 +115,41 @@ describe('client: the confirmed state a write is diffed against', () => {
     await docs.unsubscribe();
     expect(await subscribed).to.equal('unsubscribed');
     expect(docs.isSubscribed()).to.equal(false);
+  });
+
+  it('after a server restart, a save that undid an edit of the live object leaves the live object equal to the server', async () => {
+    // Fuzz seed 20261204 run 143: the first save's resend was answered with the state after the
+    // second (which removed the key), so the confirmed state never saw the key change and the live
+    // object kept the application's edit for good.
+    const dir = mkdtempSync(join(tmpdir(), 'os-live-'));
+    const boot = async (port?: number) => {
+      const s = await startServer(undefined, { serveClient: false }, port);
+      s.sync.collection(
+        'docs',
+        new SqliteStore({ file: join(dir, 'db.sqlite'), collection: 'docs' }).handlers(),
+      );
+      return s;
+    };
+    try {
+      const first = await boot();
+      const [a, b] = [await connectClient(first), await connectClient(first)];
+      const docs = a.collection('docs');
+      await docs.subscribe();
+      const { id } = await b.collection('docs').save({ f2: 'theirs' });
+      await waitUntil(docs, ['create'], () => docs.get(id) !== undefined);
+      const p = docs.get(id)!;
+      p.f1 = 'edit';
+      const edited = docs.save({ id, f1: 'edit' });
+      await stopServer(first);
+      const second = await boot(first.port);
+      await Promise.all([edited, docs.save({ id, f1: undefined, s: 'later' })]);
+      const [stored] = await second.sync.collection('docs').fetch([id]);
+      expect(stored).to.deep.equal({ id, f2: 'theirs', s: 'later' });
+      expect(docs.get(id)).to.equal(p);
+      expect(p).to.deep.equal(stored);
+    } finally {
+      await cleanup();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
