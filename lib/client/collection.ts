@@ -331,8 +331,9 @@ export class ClientCollection extends Emitter<CollectionEvents> {
     this.retryTimer = setTimeout(() => {
       this.retryTimer = undefined;
       const retry = run === this.resyncRun && this.subscribed && this.sender.isReady();
-      if (!retry) log('%s: no retry (unsubscribed, disconnected or superseded)', showCollection(this.name));
-      if (retry) this.resync();
+      if (retry) return this.resync();
+      if (log.enabled)
+        log('%s: no retry (unsubscribed, disconnected or superseded)', showCollection(this.name));
     }, delay);
   }
 

@@ -310,7 +310,7 @@ export class ObjectSync extends Emitter<ServerEvents> implements CollectionHost,
     // Nothing of a connection outlives it: a request read after its disconnect is not run.
     if (conn.closed) return;
     if (!ack) {
-      log('%s: dropped %s without ack', conn.sid, describeRequest(event, args[0]));
+      if (log.enabled) log('%s: dropped %s without ack', conn.sid, describeRequest(event, args[0]));
       return;
     }
     // One line per request, when it is answered: what it named, the outcome, how long it took.
