@@ -46,6 +46,7 @@ export type ClientEvents = CollectionEvents & {
 /** Connection state, as `state` tells it (older and coarser than `status.state`). */
 export type ConnectionState = 'disconnected' | 'connecting' | 'ready';
 
+/** The connection's story (`client:conn`), and `status` changes on their own (`client:status`). */
 const log = logger('client:conn');
 const statusLog = logger('client:status');
 
