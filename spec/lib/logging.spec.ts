@@ -74,6 +74,11 @@ describe('logging (DEBUG=object-sync:*)', () => {
       .save({ id: 'no-such-id', text: `${FIELD}epsilon` })
       .catch((err: SyncError) => err);
     expect((refused as SyncError).code).to.equal('not_found');
+    // The network drops both connections: the clients come back into their sessions and resync.
+    const backA = waitFor(a.collection('notes'), 'synced');
+    const backB = waitFor(b, 'connect');
+    for (const socket of server.sync.io.of('/').sockets.values()) socket.conn.close();
+    await Promise.all([backA, backB]);
     // A subscription the server refuses: the resync fails and is retried until unsubscribed.
     const failed = await a
       .collection('nope')
@@ -105,6 +110,8 @@ describe('logging (DEBUG=object-sync:*)', () => {
     expectLine('server:request', `${sidB}: update notes/no-such-id -> not_found \\([\\d.]+ ms\\)`);
     expectLine('server:request', `${sidA}: sub nope \\(0 held\\) -> unknown_collection`);
     expectLine('server:publish', `notes(/${id} v1 c|: 1 changes \\(${id} v1\\)): 1 recipients`);
+    expectLine('server:session', `${sidA} resumed by \\S+ \\(1 connections\\)`);
+    expectLine('server:session', `${sidA} lost its connection: ends in \\d+ ms unless its client comes back`);
     expectLine('server:conn', `\\S+ disconnected \\(session ${sidB}\\): client namespace disconnect`);
     expectLine('server:session', `${sidB} ended: the client left`);
     // Client: connection, status, requests, resyncs (counts, a failure and its retry).
@@ -118,6 +125,9 @@ describe('logging (DEBUG=object-sync:*)', () => {
     expectLine('client:resync', `notes: resynced in 1 pages, 2 records \\(2 created, 0 updated, 0 removed`);
     expectLine('client:resync', `nope: resync failed after 0 pages: unknown_collection; retry 1 in \\d+ ms`);
     expectLine('client:conn', `handshake refused: unauthorized`);
+    expectLine('client:conn', `disconnected: transport close`);
+    expectLine('client:status', `connected -> reconnecting, 0 pending writes`);
+    expectLine('client:resync', `notes: resync, 3 objects held`);
     expectLine('client:conn', `disconnected: io client disconnect`);
     expectLine('client:status', `connected -> offline, 0 pending writes`);
 
