@@ -15,6 +15,7 @@
  * failed attempt in a row, not on each), a failed resync or refetch of any collection.
  */
 import { io, type Socket } from 'socket.io-client';
+import { logger } from '../debug.js';
 import { Emitter } from '../emitter.js';
 import { fromWireError, SyncError, type WireError } from '../errors.js';
 import type {
@@ -44,6 +45,10 @@ export type ClientEvents = CollectionEvents & {
 
 /** Connection state, as `state` tells it (older and coarser than `status.state`). */
 export type ConnectionState = 'disconnected' | 'connecting' | 'ready';
+
+/** The connection's story (`client:conn`), and `status` changes on their own (`client:status`). */
+const log = logger('client:conn');
+const statusLog = logger('client:status');
 
 /** Handshake codes after which retrying cannot help. */
 const FATAL_HANDSHAKE_CODES = new Set(['unauthorized', 'protocol_version', 'invalid_message']);
@@ -80,11 +85,13 @@ export class ObjectSync extends Emitter<ClientEvents> implements RequestSender {
   private readonly page = globalThis as PageEvents;
   private readonly onPageHide = (): void => {
     if (this.phase === 'offline' || this.phase === 'refused') return;
+    log('the page is hidden: leaving until it is shown again');
     this.disconnect();
     this.leftWithPage = true;
   };
   private readonly onPageShow = (): void => {
     if (!this.leftWithPage) return;
+    log('the page is shown again: connecting');
     this.leftWithPage = false;
     this.connect();
   };
@@ -121,6 +128,7 @@ export class ObjectSync extends Emitter<ClientEvents> implements RequestSender {
     this.leftWithPage = false;
     if (!this.socket) this.socket = this.createSocket();
     if (!this.socket.connected && !this.socket.active) {
+      if (log.enabled) log('connecting to %s (path %s)', safeUrl(this.options.url), this.options.path);
       this.setPhase(this.everConnected ? 'reconnecting' : 'connecting');
       this.socket.connect();
     }
@@ -132,7 +140,10 @@ export class ObjectSync extends Emitter<ClientEvents> implements RequestSender {
     clearTimeout(this.retryTimer);
     this.retryTimer = undefined;
     this.leftWithPage = false;
-    if (this.socket && (this.socket.connected || this.socket.active)) this.socket.disconnect();
+    if (this.socket && (this.socket.connected || this.socket.active)) {
+      log('disconnect(): leaving');
+      this.socket.disconnect();
+    }
     this.setNotReady('io client disconnect');
     if (this.phase !== 'refused') this.setPhase('offline');
     return this;
@@ -144,6 +155,7 @@ export class ObjectSync extends Emitter<ClientEvents> implements RequestSender {
    */
   close(): void {
     if (this.closed) return;
+    log('close()');
     this.disconnect();
     this.closed = true;
     this.page.removeEventListener?.('pagehide', this.onPageHide);
@@ -291,10 +303,12 @@ export class ObjectSync extends Emitter<ClientEvents> implements RequestSender {
     socket.on('hi', (hello) => this.onHello(hello));
     socket.on('ch', (records, collection) => this.onChanges(records, collection));
     socket.on('disconnect', (reason) => this.onDisconnect(reason));
+    socket.io.on('reconnect_attempt', (n) => log('reconnecting: attempt %d', n));
     socket.on('connect_error', (err: Error & { data?: unknown }) => {
       const failure = err.data ? fromWireError(err.data) : undefined;
       if (!failure) return this.unreachable(err);
       this.lastError = failure.toJSON();
+      log('handshake refused: %s', failure.code);
       if (FATAL_HANDSHAKE_CODES.has(failure.code)) {
         // What waits would wait forever, so it fails with the same error, and so will later requests.
         this.setPhase('refused');
@@ -317,6 +331,7 @@ export class ObjectSync extends Emitter<ClientEvents> implements RequestSender {
    */
   private unreachable(err: Error): void {
     const n = ++this.failures;
+    log('cannot reach the server (%d in a row): %s', n, err.message);
     const failure = new SyncError('unreachable', `cannot reach the server: ${String(err.message)}`);
     this.lastError = failure.toJSON();
     if (!this.socket?.active) this.setPhase('offline');
@@ -331,11 +346,13 @@ export class ObjectSync extends Emitter<ClientEvents> implements RequestSender {
       return;
     }
     this.setPhase(this.everConnected ? 'reconnecting' : 'connecting');
+    const delay = this.backoff(this.retries++);
+    log('connecting again in %d ms', Math.round(delay));
     this.retryTimer = setTimeout(() => {
       this.retryTimer = undefined;
       const waiting = this.phase === 'connecting' || this.phase === 'reconnecting';
       if (this.socket && !this.socket.active && waiting) this.socket.connect();
-    }, this.backoff(this.retries++));
+    }, delay);
   }
 
   /** The server greets every connection first: let the outbox go, then resync once it is answered. */
@@ -344,7 +361,8 @@ export class ObjectSync extends Emitter<ClientEvents> implements RequestSender {
       this.emit('error', new SyncError('invalid_message'));
       return;
     }
-    if (this.epoch !== undefined && hello.e !== this.epoch) {
+    const restarted = this.epoch !== undefined && hello.e !== this.epoch;
+    if (restarted) {
       for (const coll of this.collections.values()) coll.map.forgetVersions();
     }
     this.epoch = hello.e;
@@ -353,6 +371,8 @@ export class ObjectSync extends Emitter<ClientEvents> implements RequestSender {
     this.failures = 0;
     this.lastError = undefined;
     const wasReady = this.phase === 'connected';
+    if (wasReady) log('the server asks for a resync');
+    else log('connected: session %s%s', hello.s, restarted ? ', a new server (versions forgotten)' : '');
     this.everConnected = true;
     this.setPhase('connected');
     const connection = ++this.connections;
@@ -380,6 +400,7 @@ export class ObjectSync extends Emitter<ClientEvents> implements RequestSender {
 
   /** The connection dropped: socket.io reconnects by itself unless the server or the app ended it. */
   private onDisconnect(reason: string): void {
+    log('disconnected: %s', reason);
     this.setNotReady(reason);
     if (reason === 'io client disconnect') return;
     if (this.socket?.active) this.setPhase('reconnecting');
@@ -406,8 +427,23 @@ export class ObjectSync extends Emitter<ClientEvents> implements RequestSender {
     if (!this.outbox) return;
     const next = makeStatus(this.phase, this.outbox.pendingWrites, this.lastError);
     if (sameStatus(next, this.current)) return;
+    if (statusLog.enabled) {
+      const error = next.error ? `, last error ${next.error.code}` : '';
+      statusLog('%s -> %s, %d pending writes%s', this.current.state, next.state, next.pending, error);
+    }
     this.current = next;
     this.emit('status', next);
+  }
+}
+
+/** A url for a log line: its origin and path, never its user, password, query or fragment. */
+function safeUrl(url: string | undefined): string {
+  if (url === undefined) return 'this page';
+  try {
+    const u = new URL(url);
+    return u.origin + u.pathname;
+  } catch {
+    return 'the given url';
   }
 }
 

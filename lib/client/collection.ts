@@ -12,6 +12,7 @@
  * Events: `create(obj)`, `update(obj, changes)`, `destroy(id)`, `error(err)` (a failed resync or
  * refetch), `synced()` (a resync is complete).
  */
+import { logger, showCollection, since } from '../debug.js';
 import { applyDiff, clone, isEmptyDiff, toJson, writeDiff } from '../diff.js';
 import { Emitter } from '../emitter.js';
 import { fromWireError, SyncError } from '../errors.js';
@@ -30,6 +31,16 @@ import type { NodeCallback } from '../settle.js';
 import { Outcome } from './outcome.js';
 import { subPage } from './resync.js';
 import { IdentityMap, keyOf, type Effect } from './identity-map.js';
+
+const log = logger('client:resync');
+
+/** What one resync did, for its log line (kept only while logging). */
+interface ResyncStats {
+  started: number;
+  pages: number;
+  records: number;
+  effects: Record<Effect['type'], number>;
+}
 
 /** Events of a client collection (and of the client, for the default collection). */
 export type CollectionEvents = {
@@ -55,6 +66,22 @@ export interface RequestSender {
   isReady(): boolean;
   /** The delay before retry number `attempt` (0-based). */
   backoff(attempt: number): number;
+}
+
+/** The line of a completed resync: pages, records, what they did, how long it took. */
+function logResynced(name: string, stats: ResyncStats): void {
+  const e = stats.effects;
+  log(
+    '%s: resynced in %d pages, %d records (%d created, %d updated, %d removed, %d refetched) in %s ms',
+    showCollection(name),
+    stats.pages,
+    stats.records,
+    e.create,
+    e.update,
+    e.destroy,
+    e.gap,
+    since(stats.started),
+  );
 }
 
 /** One update of this client not answered yet: what it sets and removes, and its caller's tag. */
@@ -257,15 +284,22 @@ export class ClientCollection extends Emitter<CollectionEvents> {
     this.retryTimer = undefined;
     const run = ++this.resyncRun;
     this.resyncing.push(...this.waiters.splice(0));
-    this.resyncPage(run, undefined);
+    let stats: ResyncStats | undefined;
+    if (log.enabled) {
+      log('%s: resync, %d objects held', showCollection(this.name), this.map.versions().length);
+      const effects = { create: 0, update: 0, destroy: 0, gap: 0, none: 0 };
+      stats = { started: performance.now(), pages: 0, records: 0, effects };
+    }
+    this.resyncPage(run, undefined, stats);
   }
 
-  private resyncPage(run: number, cursor: Id | undefined): void {
+  private resyncPage(run: number, cursor: Id | undefined, stats: ResyncStats | undefined): void {
     const page = subPage(this.map.versions(), cursor);
     const done = new Outcome<Id | undefined>((err, next) => {
       if (run !== this.resyncRun) return;
-      if (err) return this.resyncFailed(run, err as SyncError);
-      if (next !== undefined) return this.resyncPage(run, next);
+      if (err) return this.resyncFailed(run, err as SyncError, stats);
+      if (next !== undefined) return this.resyncPage(run, next, stats);
+      if (stats) logResynced(this.name, stats);
       this.resyncFailures = 0;
       this.mirrored = this.subscribed && this.sender.isReady();
       this.emit('synced');
@@ -278,19 +312,40 @@ export class ClientCollection extends Emitter<CollectionEvents> {
       done,
       (ack, tick) => {
         const effects = ack.r.map((record) => this.map.apply(record, tick));
+        if (stats) {
+          stats.pages++;
+          stats.records += ack.r.length;
+          for (const effect of effects) stats.effects[effect.type]++;
+        }
         return { result: ack.k ?? page.t, effects };
       },
       true,
     );
   }
 
-  private resyncFailed(run: number, err: SyncError): void {
+  private resyncFailed(run: number, err: SyncError, stats: ResyncStats | undefined): void {
+    const attempt = this.resyncFailures++;
+    const delay = this.sender.backoff(attempt);
+    if (stats) {
+      const name = showCollection(this.name);
+      log(
+        '%s: resync failed after %d pages: %s; retry %d in %d ms',
+        name,
+        stats.pages,
+        err.code,
+        attempt + 1,
+        Math.round(delay),
+      );
+    }
     this.emit('error', err);
     this.resyncing.splice(0).forEach((w) => w.fail(err));
     this.retryTimer = setTimeout(() => {
       this.retryTimer = undefined;
-      if (run === this.resyncRun && this.subscribed && this.sender.isReady()) this.resync();
-    }, this.sender.backoff(this.resyncFailures++));
+      const retry = run === this.resyncRun && this.subscribed && this.sender.isReady();
+      if (retry) return this.resync();
+      if (log.enabled)
+        log('%s: no retry (unsubscribed, disconnected or superseded)', showCollection(this.name));
+    }, delay);
   }
 
   /** Forgets everything (the client is closed): objects, pending writes, listeners, timers. @internal */

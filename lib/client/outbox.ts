@@ -12,7 +12,10 @@
  * - The answer is delivered synchronously from the ack callback (no microtask in between), so a
  *   request's callback runs before any event that arrived after its ack.
  */
+import { describeAck, describeRequest, logger, since } from '../debug.js';
 import type { RequestEvent } from '../protocol.js';
+
+const log = logger('client:request');
 
 export interface OutboxItem {
   readonly event: RequestEvent;
@@ -30,6 +33,8 @@ interface Slot {
   timedOut: boolean;
   attempt: number;
   timer: ReturnType<typeof setTimeout> | undefined;
+  /** When its latest attempt was sent (`performance.now()`), kept only while logging. */
+  sentAt: number;
 }
 
 /** How the outbox sends: emit one event with an ack callback. */
@@ -70,7 +75,7 @@ export class Outbox {
 
   /** Queues a request (`first`: ahead of everything not yet sent, for resync reads). */
   push(item: OutboxItem, first = false): void {
-    const slot: Slot = { item, sent: false, timedOut: false, attempt: 0, timer: undefined };
+    const slot: Slot = { item, sent: false, timedOut: false, attempt: 0, timer: undefined, sentAt: 0 };
     if (first) {
       const at = this.slots.findIndex((s) => !s.sent);
       this.slots.splice(at < 0 ? this.slots.length : at, 0, slot);
@@ -78,6 +83,13 @@ export class Outbox {
       this.slots.push(slot);
     }
     this.countWrite(item, 1);
+    if (!this.ready && log.enabled) {
+      log(
+        '%s: queued, not connected (%d waiting)',
+        describeRequest(item.event, item.payload),
+        this.slots.length,
+      );
+    }
     this.pump();
   }
 
@@ -91,6 +103,8 @@ export class Outbox {
         slot.timer = undefined;
       }
       this.sending = 0;
+    } else if (this.slots.length > 0) {
+      log('connected: sending %d waiting requests (at most %d at once)', this.slots.length, this.maxInFlight);
     }
     this.pump();
   }
@@ -112,6 +126,8 @@ export class Outbox {
 
   /** Fails every request (the client is being thrown away). */
   failAll(ack: unknown): void {
+    if (this.slots.length > 0 && log.enabled)
+      log('failing %d requests: %s', this.slots.length, describeAck(ack));
     for (const slot of this.slots.splice(0)) {
       clearTimeout(slot.timer);
       this.countWrite(slot.item, -1);
@@ -133,12 +149,21 @@ export class Outbox {
     slot.sent = true;
     const attempt = ++slot.attempt;
     this.sending++;
+    if (log.enabled) slot.sentAt = performance.now();
     slot.timer = setTimeout(() => {
       slot.timedOut = true;
       this.finish(slot, attempt, { error: { code: 'timeout' } });
     }, this.requestTimeout);
     this.emit(slot.item.event, slot.item.payload, (answer) => {
-      if (slot.timedOut && slot.attempt === attempt) return slot.item.late?.(answer);
+      if (slot.timedOut && slot.attempt === attempt) {
+        if (log.enabled)
+          log(
+            '%s: late answer -> %s',
+            describeRequest(slot.item.event, slot.item.payload),
+            describeAck(answer),
+          );
+        return slot.item.late?.(answer);
+      }
       this.finish(slot, attempt, answer);
     });
   }
@@ -152,6 +177,11 @@ export class Outbox {
     clearTimeout(slot.timer);
     this.sending--;
     this.countWrite(slot.item, -1);
+    if (log.enabled) {
+      const what = describeRequest(slot.item.event, slot.item.payload);
+      const again = slot.attempt > 1 ? `, attempt ${slot.attempt}` : '';
+      log('%s -> %s (%s ms%s)', what, describeAck(answer), since(slot.sentAt), again);
+    }
     slot.item.settle(answer);
     this.passed(slot);
     this.pump();

@@ -10,10 +10,13 @@
  * A writer's own changes are left out of what it receives (its answers carry them), so its callback
  * still runs before its own event.
  */
+import { logger, showCollection, showId } from '../debug.js';
 import type { ChangeRecord } from '../protocol.js';
 import type { Connection, ServerTransport } from '../transport.js';
 import type { Applied, Sid } from './backend.js';
-import { changes, collectionField, type Audience } from './egress.js';
+import { audience, changes, collectionField, type Audience } from './egress.js';
+
+const log = logger('server:publish');
 
 type Entry =
   | { coll: Audience; applied: Applied; origin: Connection | undefined }
@@ -80,13 +83,21 @@ export class Coalescer {
       if (!this.filtered) {
         const records = room.changes.map((c) => c.applied.record!);
         this.transport.publish(name, changes(collection, records), room.writers);
+        // Counted when logging only; the writers get the others' changes on their own timelines.
+        if (log.enabled) {
+          log('%s: %d recipients (coalesced)', showBatch(room), audience(this.transport, name, room.writers));
+        }
         continue;
       }
+      let sent = 0;
       for (const conn of this.transport.members(name)) {
         if (writers.has(conn)) continue; // its timeline below
         const records = this.seenBy(conn, room.changes);
-        if (records.length > 0) conn.send('ch', ...changes(collection, records));
+        if (records.length === 0) continue;
+        conn.send('ch', ...changes(collection, records));
+        sent++;
       }
+      if (log.enabled) log('%s: %d recipients (coalesced, filtered by visible)', showBatch(room), sent);
     }
     for (const [conn, ownRooms] of writers) this.replay(conn, ownRooms, entries);
   }
@@ -143,4 +154,13 @@ export class Coalescer {
     if (this.windowMs > 0) setTimeout(() => this.flush(), this.windowMs);
     else setImmediate(() => this.flush());
   }
+}
+
+/** A room's batch for a log line: `todos: 3 changes (7 v3, 8 v1, 9 v2)`, at most 10 ids, no field. */
+function showBatch(room: { coll: Audience; changes: Change[] }): string {
+  const ids = room.changes
+    .slice(0, 10)
+    .map((c) => `${showId(c.applied.next?.id ?? c.applied.id)} v${c.applied.v}`);
+  const more = room.changes.length > 10 ? ', ...' : '';
+  return `${showCollection(room.coll.name)}: ${room.changes.length} changes (${ids.join(', ')}${more})`;
 }

@@ -10,11 +10,14 @@
  *
  * Without `visible` a change is encoded once per audience (one room emit, or one coalesced batch).
  */
+import { logger, showCollection, showId } from '../debug.js';
 import type { ChangeRecord, ChangesMessage, Id, StoredObject, VersionedTuple } from '../protocol.js';
 import { DEFAULT_COLLECTION, toWire } from '../protocol.js';
 import type { Connection, ServerTransport } from '../transport.js';
 import type { Applied, Sid, Versioned } from './backend.js';
 import type { Coalescer } from './coalescer.js';
+
+const log = logger('server:publish');
 
 /** A change relayed to the other nodes when `visible` filters per connection. */
 interface Relayed {
@@ -95,9 +98,17 @@ export class Egress {
   /** Sends a write's change to every subscriber but its originator (nothing when it changed nothing). */
   publish(coll: Audience, applied: Applied, origin: Connection | undefined): void {
     if (!applied.record) return;
-    if (this.coalescer) this.coalescer.add(coll, applied, origin);
-    else if (!this.visible) this.transport.publish(coll.room, envelope(coll.name, applied.record), origin);
-    else this.publishVisible(coll, applied, origin);
+    if (this.coalescer) {
+      this.coalescer.add(coll, applied, origin);
+    } else if (!this.visible) {
+      this.transport.publish(coll.room, envelope(coll.name, applied.record), origin);
+      // Counted only when logging: the room's members on this node, the writer left out.
+      if (log.enabled) {
+        log('%s: %d recipients', showChange(coll, applied), audience(this.transport, coll.room, origin));
+      }
+    } else {
+      this.publishVisible(coll, applied, origin);
+    }
     if (this.visible) this.transport.relay({ c: coll.name, a: applied } satisfies Relayed);
   }
 
@@ -120,12 +131,33 @@ export class Egress {
   /** Sends each local subscriber what it may see of a change; the common message is made once. */
   private publishVisible(coll: Audience, applied: Applied, origin: Connection | undefined): void {
     const common = envelope(coll.name, applied.record!);
+    let sent = 0;
     for (const conn of this.transport.members(coll.room)) {
       if (conn === origin) continue;
       const record = this.recordFor(applied, conn.sid);
-      if (record) conn.send('ch', ...(record === applied.record ? common : envelope(coll.name, record)));
+      if (!record) continue;
+      conn.send('ch', ...(record === applied.record ? common : envelope(coll.name, record)));
+      sent++;
     }
+    if (log.enabled) log('%s: %d recipients (filtered by visible)', showChange(coll, applied), sent);
   }
+}
+
+/** A change for a log line: its collection, id, version and kind (`todos/7 v3 u`), no field. */
+export function showChange(coll: Audience, applied: Applied): string {
+  return `${showCollection(coll.name)}/${showId(applied.next?.id ?? applied.id)} v${applied.v} ${applied.record?.k ?? '-'}`;
+}
+
+/** How many connections of this node are in `room`, those in `except` left out (for log lines only). */
+export function audience(
+  transport: ServerTransport,
+  room: string,
+  except?: Connection | Connection[],
+): number {
+  const left = except === undefined ? [] : Array.isArray(except) ? except : [except];
+  let n = 0;
+  for (const conn of transport.members(room)) if (!left.includes(conn)) n++;
+  return n;
 }
 
 /** The full-state record of an object. */

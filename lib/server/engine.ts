@@ -17,7 +17,7 @@
 import { randomBytes } from 'node:crypto';
 import { Emitter } from '../emitter.js';
 import { SyncError, toWireError } from '../errors.js';
-import { logger } from '../debug.js';
+import { describeAck, describeRequest, logger, since } from '../debug.js';
 import type {
   HelloMessage,
   Id,
@@ -53,7 +53,7 @@ import { answerFetch, answerList, answerSubscribe, answerUnsubscribe } from './r
 import { serveClient } from './serve-client.js';
 import { Sessions } from './sessions.js';
 
-const log = logger('server:engine');
+const log = logger('server:request');
 
 /** Events of the server engine. */
 export type ServerEvents = {
@@ -310,20 +310,23 @@ export class ObjectSync extends Emitter<ServerEvents> implements CollectionHost,
     // Nothing of a connection outlives it: a request read after its disconnect is not run.
     if (conn.closed) return;
     if (!ack) {
-      log('dropped %s without ack from %s', event, conn.id);
+      if (log.enabled) log('%s: dropped %s without ack', conn.sid, describeRequest(event, args[0]));
       return;
     }
+    // One line per request, when it is answered: what it named, the outcome, how long it took.
+    const started = log.enabled ? performance.now() : 0;
     const reply = (payload: unknown): void => {
+      if (log.enabled) {
+        const what = describeRequest(event, args[0]);
+        log('%s: %s -> %s (%s ms)', conn.sid, what, describeAck(payload), since(started));
+      }
       try {
         ack(payload);
       } catch (err) {
         log('ack failed: %o', err);
       }
     };
-    const fail = (code: string): void => {
-      log('refused %s from %s: %s', event, conn.sid, code);
-      reply({ error: toWireError(new SyncError(code)) });
-    };
+    const fail = (code: string): void => reply({ error: toWireError(new SyncError(code)) });
     if (!this.admission.takeToken(conn)) return fail('rate_limited');
     if (!isRequestEvent(event)) return fail('unknown_event');
     if (this.closing) return fail('unavailable');

@@ -12,7 +12,7 @@ import type { IncomingMessage, Server as HttpServer, ServerResponse } from 'node
 import type { Server as HttpsServer } from 'node:https';
 import { logger } from '../debug.js';
 
-const log = logger('server:serve-client');
+const log = logger('server:http');
 
 /** Where the build puts the bundle, relative to this file in dist/lib/server/. */
 export const BUNDLE_URL = new URL('../../browser/object-sync.js', import.meta.url);

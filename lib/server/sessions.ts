@@ -11,7 +11,10 @@
  * session timed out asks too, and ends it only when no node has a connection of it. So `connect`
  * fires once, where the session started, and `disconnect` once, where it ended.
  */
+import { logger } from '../debug.js';
 import type { Connection, SessionPresence } from '../transport.js';
+
+const log = logger('server:session');
 
 export class Session {
   readonly connections = new Set<Connection>();
@@ -46,7 +49,9 @@ export class Sessions {
    */
   accepts(sid: string, user: unknown): boolean {
     const session = this.sessions.get(sid);
-    return !session || sameUser(session.user, user);
+    if (!session || sameUser(session.user, user)) return true;
+    log('%s refused: unauthorized (bound to another user)', sid);
+    return false;
   }
 
   /** Attaches a connection to its session, starting the session if it is new. */
@@ -61,6 +66,7 @@ export class Sessions {
     session.endTimer = undefined;
     session.connections.add(conn);
     if (isNew) this.start(session);
+    else log('%s resumed by %s (%d connections)', conn.sid, conn.id, session.connections.size);
     return session;
   }
 
@@ -69,8 +75,9 @@ export class Sessions {
     const session = this.sessions.get(conn.sid);
     if (!session || !session.connections.delete(conn) || session.connections.size > 0) return;
     if (deliberate) {
-      this.end(session);
+      this.end(session, 'the client left');
     } else {
+      log('%s lost its connection: ends in %d ms unless its client comes back', session.sid, this.timeoutMs);
       // A client that moved to another node continues its session there: it does not end here.
       session.endTimer = setTimeout(() => {
         this.elsewhere(session.sid).then(
@@ -107,12 +114,12 @@ export class Sessions {
 
   /** Ends every session (server shutdown). */
   endAll(): void {
-    for (const session of [...this.sessions.values()]) this.end(session);
+    for (const session of [...this.sessions.values()]) this.end(session, 'the server is closing');
   }
 
   /** Ends a session unless a connection came back while we asked the other nodes. */
   private endIfIdle(session: Session): void {
-    if (session.connections.size === 0) this.end(session);
+    if (session.connections.size === 0) this.end(session, 'timed out');
   }
 
   /**
@@ -127,7 +134,10 @@ export class Sessions {
       )
       .then((moved) => {
         session.starting = undefined;
-        if (!moved && !session.released) this.onStart(session.sid);
+        if (moved) log('%s continues here from another node', session.sid);
+        if (moved || session.released) return;
+        log('%s new', session.sid);
+        this.onStart(session.sid);
       });
   }
 
@@ -137,14 +147,16 @@ export class Sessions {
       clearTimeout(session.endTimer);
       this.sessions.delete(session.sid);
       session.released = true;
+      log('%s went to another node', session.sid);
     }
   }
 
   /** Ends a session: `disconnect` fires, after `connect` when its start is still being decided. */
-  private end(session: Session): void {
+  private end(session: Session, why: string): void {
     if (this.sessions.get(session.sid) !== session) return;
     clearTimeout(session.endTimer);
     this.sessions.delete(session.sid);
+    log('%s ended: %s', session.sid, why);
     if (session.starting) void session.starting.then(() => this.onEnd(session.sid));
     else this.onEnd(session.sid);
   }

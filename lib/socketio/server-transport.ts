@@ -13,7 +13,7 @@ import type { ChangesMessage, ServerToClientEvents } from '../protocol.js';
 import { PROTOCOL_VERSION } from '../protocol.js';
 import type { Connection, ServerTransport, SessionPresence, TransportListener } from '../transport.js';
 
-const log = logger('socketio:server');
+const log = logger('server:conn');
 
 /** What `authorize` receives: socket.io's handshake (headers, query, auth, address...). */
 export type Handshake = Socket['handshake'];
@@ -231,6 +231,20 @@ export class SocketIoTransport implements ServerTransport {
     authorize: SocketIoTransportOptions['authorize'],
     listener: TransportListener,
   ): Promise<void> {
+    try {
+      await this.check(socket, authorize, listener);
+    } catch (err) {
+      log('handshake %s refused: %s', socket.id, (err as Error).message);
+      throw err;
+    }
+  }
+
+  /** `admit`'s checks: throws the handshake error to refuse. */
+  private async check(
+    socket: Socket,
+    authorize: SocketIoTransportOptions['authorize'],
+    listener: TransportListener,
+  ): Promise<void> {
     if (!this.accepting) throw handshakeError('unavailable');
     const auth = (socket.handshake.auth ?? {}) as Record<string, unknown>;
     if (auth.osProtocol !== PROTOCOL_VERSION) throw handshakeError('protocol_version');
@@ -241,7 +255,8 @@ export class SocketIoTransport implements ServerTransport {
       try {
         user = await authorize(socket.handshake);
       } catch (err) {
-        log('authorize rejected: %o', err);
+        // Its name only: the application's message may quote the credentials it refused.
+        log('authorize threw %s', err instanceof Error ? err.name : typeof err);
         throw handshakeError('unauthorized');
       }
       if (user === undefined || user === null || user === false) throw handshakeError('unauthorized');
@@ -273,8 +288,10 @@ export class SocketIoTransport implements ServerTransport {
     });
     socket.on('disconnect', (reason) => {
       conn.closed = true;
+      log('%s disconnected (session %s): %s', conn.id, conn.sid, reason);
       listener.disconnected(conn, reason === 'client namespace disconnect');
     });
+    if (log.enabled) log('%s connected (session %s) over %s', conn.id, conn.sid, socket.conn.transport.name);
     listener.connected(conn);
   }
 

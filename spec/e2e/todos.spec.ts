@@ -1,7 +1,9 @@
 /**
  * The classic Backbone todo list (demo/todos), unmodified but for its configuration, in real headless
  * Chromium: what one page adds, toggles, edits, deletes or clears shows on the other, through the
- * usual model and collection events only; no page error, no request leaves the server.
+ * usual model and collection events only; no page error, no request leaves the server. Its status
+ * line follows the connection (offline, unsaved changes, connected again), and the browser bundle
+ * logs through `debug` when `localStorage.debug` asks for it.
  */
 import { expect } from 'chai';
 import type { Browser, Page } from 'playwright-core';
@@ -52,6 +54,28 @@ async function remainingIs(page: Page, n: number): Promise<void> {
     (n) => document.querySelector('#todo-count strong')?.textContent === String(n),
     n,
   );
+}
+
+/** A console call's arguments as the console shows them: `%s %d %o %j` filled in, `%c` (a colour) dropped. */
+function printf(args: unknown[]): string {
+  const [format, ...rest] = args;
+  if (typeof format !== 'string') return args.map(String).join(' ');
+  const line = format.replace(/%([sdifoOjc%])/g, (_, kind: string) => {
+    if (kind === '%') return '%';
+    const value = rest.shift();
+    return kind === 'c' ? '' : typeof value === 'string' ? value : JSON.stringify(value);
+  });
+  return [line, ...rest.map(String)].join(' ');
+}
+
+/** Waits until the page's status line says `text`, then checks it. */
+async function statusIs(page: Page, text: string): Promise<void> {
+  await page
+    .waitForFunction((text) => document.querySelector('#status')?.textContent === text, text, {
+      timeout: 20000,
+    })
+    .catch(() => undefined); // the assertion below then shows what the page shows instead
+  expect(await page.locator('#status').textContent()).to.equal(text);
 }
 
 /** The `<li>` of the todo titled `title`. */
@@ -190,6 +214,48 @@ describe('todos, a classic Backbone app, in Chromium', function () {
     await add(c.page, 'four');
     const more = [...expected, ...items(['four', false])];
     for (const p of pages) await listIs(p.page, more);
+  });
+
+  it('shows offline and the unsaved changes while the server is away, and connected once it is back', async () => {
+    await statusIs(a.page, 'connected');
+    await statusIs(b.page, 'connected');
+    const port = Number(new URL(server.url).port);
+    await server.close();
+    await statusIs(a.page, 'offline · reconnecting…');
+    await add(a.page, 'written offline');
+    await listIs(a.page, items(['written offline', false]));
+    await statusIs(a.page, 'offline · reconnecting… · 1 unsaved change');
+    expect(await a.page.locator('#status').getAttribute('class')).to.equal('reconnecting');
+
+    // The same address again (a restart): both pages come back, and the todo reaches B.
+    server = await startTodos(port);
+    await statusIs(a.page, 'connected');
+    await statusIs(b.page, 'connected');
+    await listIs(b.page, items(['written offline', false]));
+    expect(await a.page.locator('#status').getAttribute('class')).to.equal('connected');
+  });
+
+  it("logs the client's connection and requests to the console when localStorage.debug names them, without the todos' titles", async () => {
+    // The page's console prints `debug`'s printf-style arguments (`%s`, `%c` for colours): format them.
+    const reading: Array<Promise<string>> = [];
+    a.page.on('console', (msg) => {
+      if (msg.type() === 'debug')
+        reading.push(Promise.all(msg.args().map((arg) => arg.jsonValue())).then(printf));
+    });
+    await a.page.evaluate(() => localStorage.setItem('debug', 'object-sync:client:*'));
+    await a.page.reload({ waitUntil: 'domcontentloaded' });
+    await statusIs(a.page, 'connected');
+    await add(a.page, 'a private title');
+    await listIs(b.page, items(['a private title', false]));
+    const logged = await Promise.all(reading);
+    const has = (...parts: string[]) => logged.some((line) => parts.every((p) => line.includes(p)));
+    expect(has('object-sync:client:conn', 'connected: session'), logged.join('\n')).to.equal(true);
+    expect(has('object-sync:client:status', 'connecting -> connected'), logged.join('\n')).to.equal(true);
+    expect(has('object-sync:client:resync', 'todos: resynced'), logged.join('\n')).to.equal(true);
+    expect(has('object-sync:client:request', 'create todos -> ok'), logged.join('\n')).to.equal(true);
+    for (const line of logged) expect(line).not.to.include('private');
+    // Page B was never asked to log.
+    expect(b.errors).to.deep.equal([]);
   });
 
   it('abandons an edit on Escape and deletes a todo whose title is emptied', async () => {

@@ -2,7 +2,8 @@
  * todos: the classic Backbone todo list (a Todo model, a Todos collection, a TodoView per item and
  * an AppView), written as such apps always were: views render from model and collection events.
  * It is shared live by object-sync, and the whole networking part is the three lines marked (*):
- * the app itself does not know that other people change the same list. A classic script-tag app:
+ * the app itself does not know that other people change the same list. A status line at the end
+ * shows the connection, from the client's `status` event. A classic script-tag app:
  * no build step.
  */
 (function () {
@@ -205,4 +206,30 @@
   });
 
   new AppView();
+
+  // --- Connection status ------------------------------------------------------------------------
+
+  /**
+   * The status line beside the title: whether changes reach the others now, and how many of this
+   * page's changes the server has not confirmed yet. The client fires `status` on every change of
+   * either (no polling); todos added meanwhile stay in the list and are sent on reconnect.
+   */
+  var $status = $('#status');
+  var LABELS = {
+    connecting: 'connecting…',
+    connected: 'connected',
+    reconnecting: 'offline · reconnecting…',
+    offline: 'offline',
+    refused: 'refused',
+  };
+  function showStatus(status) {
+    var text = LABELS[status.state] || status.state;
+    if (status.state === 'refused' && status.error) text += ' (' + status.error.code + ')';
+    if (status.pending > 0) {
+      text += ' · ' + status.pending + ' unsaved change' + (status.pending === 1 ? '' : 's');
+    }
+    $status.attr('class', status.state).text(text);
+  }
+  client.on('status', showStatus);
+  showStatus(client.status);
 })();
