@@ -194,9 +194,14 @@ function attach(c: Backbone.Collection): boolean {
   const onDestroy = (id: Id): void => remoteDestroy(c, id);
   const mirror: Mirror = {
     restore: (model) => void (c.get(model) || c.add(model, remote({ rollback: true }))),
+    // The page's own create is answered after the object reached this collection as a copy (a
+    // list, or the create's own change published before its answer): the model takes the copy's
+    // place, also when it had left the collection meanwhile (a `fetch` removes what it did not list).
     adopt: (model, id) => {
       const copies = c.models.filter((m) => m !== model && m.id === id);
-      if (copies.length > 0) c.remove(copies, remote());
+      if (copies.length === 0) return;
+      c.remove(copies, remote());
+      if (!c.get(model) && isOfModelClass(c, model)) c.add(model, remote());
     },
   };
   // After every complete resync (the first one included), the objects the collection lacks join in
@@ -250,12 +255,17 @@ function remoteCreate(b: Binding, c: Backbone.Collection, coll: ClientCollection
  */
 function modelFor(b: Binding, c: Backbone.Collection, obj: StoredObject): Backbone.Model | undefined {
   const known = b.ownModel(obj);
-  const modelClass = c.model as unknown as (new (...args: unknown[]) => Backbone.Model) | undefined;
-  if (known && (!modelClass || known instanceof modelClass)) return known;
+  if (known && isOfModelClass(c, known)) return known;
   const prepare = (c as unknown as { _prepareModel: PrepareModel })._prepareModel;
   const made = prepare.call(c, attrsOf(obj, idAttributeOf(c)), remote({ parse: true }));
   if (made && !known) b.setOwnModel(obj, made);
   return made || undefined;
+}
+
+/** Whether a model may join a collection as it is: it is of the collection's model class. */
+function isOfModelClass(c: Backbone.Collection, model: Backbone.Model): boolean {
+  const modelClass = c.model as unknown as (new (...args: unknown[]) => Backbone.Model) | undefined;
+  return !modelClass || model instanceof modelClass;
 }
 
 /** A server update: sets the changes on the same model, underneath its pending writes. Fires `change`. */

@@ -5,11 +5,11 @@
  */
 import { expect } from 'chai';
 import Backbone from 'backbone';
-import { backboneSync } from '../../../adapters/backbone/index.js';
+import { backboneSync, SyncedCollection } from '../../../adapters/backbone/index.js';
 import { MemoryStore } from '../../../lib/index.js';
 import type { SyncError } from '../../../lib/errors.js';
 import { connectClient, startServer, waitFor } from '../../support/harness.js';
-import { gate, next, teardown } from './support.js';
+import { gate, next, setup, teardown } from './support.js';
 
 /** A server whose `todos` updates are applied at once but answered only when `answer` opens. */
 async function slowAnswers() {
@@ -60,5 +60,38 @@ describe('backbone sync: a write that times out', () => {
     answer.open();
     expect((await late)[1]).to.deep.equal({ n: 3 });
     expect(todos.get(id)).to.deep.equal({ id, n: 3 });
+  });
+
+  it('a create slower than handlerTimeout, removed by a fetch meanwhile, ends in the collection once, as the very model', async () => {
+    // Fuzz seed 1046004407: the create's change reached the page (published late, to everyone)
+    // before its answer; the copy it made was dropped when the answer came, and the page's model,
+    // removed by the fetch, never came back: the page lacked an object the server has.
+    const { server, spy, clients } = await setup(1, { autoCollections: true, handlerTimeout: 100 });
+    const hold = gate();
+    spy.hold = hold.promise;
+    let creates = 0;
+    const resent = new Promise<void>((resolve) =>
+      server.sync.io.on('connection', (socket) =>
+        socket.onAny((event: string) => {
+          if (event === 'create' && ++creates === 2) resolve();
+        }),
+      ),
+    );
+    const Todos = SyncedCollection.extend({ url: '/todos' });
+    const todos = new Todos([], { client: clients[0] });
+    await todos.ready();
+    const todo = todos.create({ title: 'slow' });
+    await todos.fetch(); // lists nothing yet: Backbone removes the unsaved model
+    expect(todos.length).to.equal(0);
+    const synced = next(todo, 'sync');
+    // Reconnected, the pending create is sent again; the first attempt's timeout answer is in too.
+    clients[0].disconnect();
+    clients[0].connect();
+    await resent;
+    hold.open();
+    await synced;
+    await clients[0].collection('todos').fetch(99); // a round trip: whatever was coming is in
+    expect(todos.models).to.deep.equal([todo]);
+    expect(await spy.store.list()).to.have.length(1);
   });
 });
