@@ -96,6 +96,8 @@ const NO_WRITES: readonly PendingWrite[] = Object.freeze([]);
 
 /** How many times a create is sent while it times out (see `send`). */
 const CREATE_ATTEMPTS = 3;
+/** The codes after which a write may still have been applied. */
+const UNKNOWN_OUTCOME: ReadonlySet<string> = new Set(['timeout', 'unavailable']);
 
 export class ClientCollection extends Emitter<CollectionEvents> {
   /** @internal */
@@ -112,6 +114,8 @@ export class ClientCollection extends Emitter<CollectionEvents> {
   /** This client's updates not answered yet, per object key, oldest first. */
   private readonly pending = new Map<string, PendingWrite[]>();
   private readonly refetching = new Set<string>();
+  /** Creates answered `unavailable` (their server was shutting down): sent again once it is gone. */
+  private readonly parked: Array<{ retry: () => void; fail: () => void }> = [];
   private readonly waiters: Array<Outcome<void>> = [];
   /** The `subscribe()` calls the resync running now settles. */
   private readonly resyncing: Array<Outcome<void>> = [];
@@ -359,12 +363,17 @@ export class ClientCollection extends Emitter<CollectionEvents> {
     this.pending.clear();
     this.waiters.splice(0);
     this.resyncing.splice(0);
+    for (const parked of this.parked.splice(0)) parked.fail();
     for (const event of ['create', 'update', 'destroy', 'error', 'synced'] as const) this.off(event);
   }
 
-  /** The connection dropped: changes may be missed until the next resync. @internal */
+  /**
+   * The connection dropped: changes may be missed until the next resync; the creates parked until
+   * then are queued for the next connection. @internal
+   */
   connectionLost(): void {
     this.mirrored = false;
+    for (const parked of this.parked.splice(0)) parked.retry();
   }
 
   /** Applies a change pushed by the server. @internal */
@@ -499,7 +508,8 @@ export class ClientCollection extends Emitter<CollectionEvents> {
    * Sends a write (it gets a sequence number) and settles `out` from its ack. A write to `id` that
    * timed out may still have been applied: the object is read back first, so the caller (and a
    * rollback) settles on the server's state, then the write fails with `timeout`. A create that timed
-   * out is sent again, up to `CREATE_ATTEMPTS` times in all, to learn its outcome.
+   * out (or met a server shutting down) is sent again, up to `CREATE_ATTEMPTS` times in all, to learn
+   * its outcome.
    */
   private send<E extends 'create' | 'update' | 'destroy'>(
     event: E,
@@ -527,10 +537,17 @@ export class ClientCollection extends Emitter<CollectionEvents> {
     const settle = (ack: unknown): void => {
       if (isErrorAck(ack)) {
         const failure = fromWireError(ack.error);
-        // A create that timed out may yet be applied, and nothing else could tell its id: it is sent
-        // again as it was (same sequence number), so the server answers its first attempt's outcome.
-        if (failure.code === 'timeout' && event === 'create' && attempts < CREATE_ATTEMPTS) {
-          return attempt();
+        // A create that timed out (or whose server was shutting down while it ran) may yet be
+        // applied, and nothing else could tell its id: it is sent again as it was (same sequence
+        // number), so the server answers its first attempt's outcome (after a restart, from a
+        // durable store's record).
+        if (UNKNOWN_OUTCOME.has(failure.code) && event === 'create' && attempts < CREATE_ATTEMPTS) {
+          if (failure.code === 'timeout') return attempt();
+          // A server shutting down answers at once: the next attempt goes on the next connection.
+          return void this.parked.push({
+            retry: attempt,
+            fail: () => (out as Outcome<unknown>).fail(failure),
+          });
         }
         onError?.();
         if (failure.code === 'timeout' && id !== undefined) {

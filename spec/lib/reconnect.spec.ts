@@ -8,7 +8,11 @@ import { EventEmitter } from 'node:events';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { Server } from 'socket.io';
-import { MemoryStore, ObjectSync, type Handlers } from '../../lib/index.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { SqliteStore } from '../../adapters/stores/sqlite.js';
+import { guardStore, MemoryStore, ObjectSync, type Handlers, type StoredObject } from '../../lib/index.js';
 import { BACKEND } from '../../lib/server/backend.js';
 import { cleanup, connectClient, startServer, stopServer, waitFor, waitUntil } from '../support/harness.js';
 import { FaultProxy } from '../support/proxy.js';
@@ -311,5 +315,57 @@ describe('reconnect without loss', () => {
     const again = await startServer(store, undefined, server.port);
     await waitFor(a, 'connect');
     expect(await again.sync.fetch(obj.id)).to.deep.equal([{ id: obj.id, n: 1 }]);
+  });
+
+  it('a create still running when its server shuts down resolves once, after the restart, from the durable record', async () => {
+    // Fuzz (Backbone, seed 555 run 98): the resends of a slow create were answered `unavailable` by
+    // the closing server; the app was told the create failed, yet it landed, and the model's next
+    // save created it a second time.
+    const dir = mkdtempSync(join(tmpdir(), 'os-create-'));
+    const file = join(dir, 'db.sqlite');
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let entered!: () => void;
+    const running = new Promise<void>((resolve) => (entered = resolve));
+    const slowCreate = (): Promise<void> => (entered(), gate);
+    const boot = async (port?: number, slow = false) => {
+      const s = await startServer(undefined, { serveClient: false, handlerTimeout: 100 }, port);
+      const store = new SqliteStore({ file, collection: 'docs' });
+      s.sync.collection('docs', slow ? guardStore(store, { create: slowCreate }) : store);
+      return s;
+    };
+    try {
+      const first = await boot(undefined, true);
+      let creates = 0;
+      const resent = new Promise<void>((resolve) =>
+        first.sync.io.on('connection', (socket) =>
+          socket.onAny((event: string) => {
+            if (event === 'create' && ++creates === 2) resolve();
+          }),
+        ),
+      );
+      const a = await connectClient(first);
+      const saved = a
+        .collection('docs')
+        .save({ title: 'slow' })
+        .catch((err: Error) => err);
+      await running;
+      // The server shuts down while the create runs: it waits for the handler, and answers the
+      // create's resend (sent when the first attempt timed out) `unavailable` at once.
+      const closing = stopServer(first);
+      await Promise.race([resent, saved]);
+      release();
+      await closing;
+      const second = await boot(first.port);
+      const outcome = await saved;
+      expect(outcome).to.not.be.an('error');
+      expect(outcome).to.deep.include({ title: 'slow' });
+      expect(await second.sync.collection('docs').list()).to.deep.equal([
+        { id: (outcome as StoredObject).id, title: 'slow' },
+      ]);
+    } finally {
+      await cleanup();
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
