@@ -193,7 +193,14 @@ function attach(c: Backbone.Collection): boolean {
   };
   const onDestroy = (id: Id): void => remoteDestroy(c, id);
   const mirror: Mirror = {
-    restore: (model) => void (c.get(model) || c.add(model, remote({ rollback: true }))),
+    // A refused destroy: the model comes back as the object is now (changes that came while it was
+    // being destroyed were not applied to it).
+    restore: (model) => {
+      if (c.get(model)) return;
+      const id = model.id as Id | undefined;
+      if (id !== undefined && coll.get(id)) applyRemote(b, coll, model, id, undefined);
+      c.add(model, remote({ rollback: true }));
+    },
     // The page's own create is answered after the object reached this collection as a copy (a
     // list, or the create's own change published before its answer): the model takes the copy's
     // place, also when it had left the collection meanwhile (a `fetch` removes what it did not list).

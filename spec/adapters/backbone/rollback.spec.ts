@@ -84,6 +84,30 @@ describe('backbone sync: rollback of refused optimistic changes', () => {
     expect(todos.get(1)).to.equal(todo);
   });
 
+  it('a refused destroy puts the model back as the object is now, with the changes that came meanwhile', async () => {
+    // Backbone fuzz seed 4711 run 27: a change published while the model was being destroyed was not
+    // applied to it (its id was doomed), and the refused destroy put it back with its old attributes.
+    const { clients, spy } = await setup(1, { autoCollections: true, handlerTimeout: 100 });
+    spy.refuseDestroy = () => 'forbidden';
+    const todos = new Todos([], { client: clients[0] });
+    const todo = todos.create({ title: 'old' });
+    await next(todo, 'sync');
+    // An update slower than handlerTimeout: its requester hears `timeout`, then it lands, and its
+    // change is published after all, while the model is being destroyed.
+    const hold = gate();
+    spy.holdUpdate = () => hold.promise;
+    const timedOut = next<[Backbone.Model, SyncError]>(todo, 'error');
+    todo.save({ title: 'new' }, { patch: true });
+    expect((await timedOut)[1].code).to.equal('timeout');
+    const refused = next<[Backbone.Model, SyncError]>(todo, 'error');
+    todo.destroy(); // waits on the server behind the update, which still runs
+    hold.open();
+    expect((await refused)[1].code).to.equal('forbidden');
+    expect(todos.get(todo.id!)).to.equal(todo);
+    expect(todo.get('title')).to.equal('new');
+    expect(clients[0].collection('todos').get(todo.id as number)).to.deep.include({ title: 'new' });
+  });
+
   it('a refused create leaves the model new with the error path; a save queued behind it becomes the create', async () => {
     const { clients, spy } = await setup(1);
     spy.refuseCreate = (obj) => (obj.title === 'bad' ? 'forbidden' : undefined);
