@@ -19,6 +19,8 @@ export type ToServer =
   | { type: 'collections'; id: number }
   /** Part 3: loads collection `big` with `count` objects of `bytes` each. */
   | { type: 'fill'; id: number; count: number; bytes: number }
+  /** Part 3: destroys every object of `collection` (server-side); answers their JSON bytes. */
+  | { type: 'clear'; id: number; collection: string }
   /** Close cleanly and exit. */
   | { type: 'stop' };
 

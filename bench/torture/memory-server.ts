@@ -2,7 +2,8 @@
  * The server child of part 3 (memory): an object-sync engine on 127.0.0.1 with the default
  * in-memory store, `autoCollections` on, and a collection `big` that `fill` loads with a large
  * listing. It answers the orchestrator over IPC (see ipc.ts): `heap` collects garbage and reports
- * the heap; `collections` counts the collections the engine holds. Run with `--expose-gc`.
+ * the heap; `collections` counts the collections the engine holds; `clear` destroys a collection's
+ * objects and answers their size. Run with `--expose-gc`.
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -47,6 +48,15 @@ async function main(): Promise<void> {
         for (let i = 0; i < message.count; i++)
           await big.save({ n: i, blob: `${i}`.padEnd(message.bytes, '.') });
         return undefined;
+      }
+      case 'clear': {
+        const coll = sync.collection(message.collection);
+        let bytes = 0;
+        for (const obj of await coll.list()) {
+          bytes += JSON.stringify(obj).length;
+          await coll.destroy(obj.id);
+        }
+        return bytes;
       }
       default:
         throw new Error(`not a memory request: ${message.type}`);

@@ -11,6 +11,7 @@ import { settle, type NodeCallback } from '../settle.js';
 import type { Backend } from './backend.js';
 import { fromPatch } from './handlers.js';
 import type { WritePipeline, WriteTarget } from './pipeline.js';
+import { CreateGate } from './create-gate.js';
 import { KeyedQueue } from './queue.js';
 
 /** What a collection needs of its engine. @internal */
@@ -25,6 +26,8 @@ export class ServerCollection implements WriteTarget {
   readonly room: string;
   /** Writes of one object run one at a time, in arrival order. @internal */
   readonly queue = new KeyedQueue();
+  /** Creates in flight, which writes of ids they may have made wait for. @internal */
+  readonly creates = new CreateGate();
 
   /** @internal */
   constructor(
@@ -72,6 +75,7 @@ export class ServerCollection implements WriteTarget {
       const list = Array.isArray(ids) ? ids : [ids];
       if (!list.every((id) => isValidId(id))) throw new SyncError('invalid_id');
       const found = await this.host.track(this.backend.fetch(list, null));
+      for (const entry of found) if (entry) this.creates.saw(entry.obj.id);
       return found.map((entry) => (entry ? clone(entry.obj) : null));
     };
     return settle(work(), cb);

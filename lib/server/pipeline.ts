@@ -10,6 +10,11 @@
  *   `timeout` frees nothing; the call runs on (its `ctx.signal` is aborted, so it may stop), and what it
  *   applied is then published to everyone, the requester included. A write whose requester gave up
  *   before its turn came is not applied at all.
+ * - A create whose id the backend makes holds no queue (its id is unknown until the backend returns);
+ *   it is "in flight" in the collection's `CreateGate` until its backend call has really ended and its
+ *   change was published. An update or destroy whose turn comes while a create that may have made its
+ *   id is in flight waits for it (in its queue, before the backend): a write of a new object never
+ *   runs, nor publishes, before the create that made it has published.
  * - For a session that `visible` hides an object from, the object does not exist: an update or destroy
  *   of it answers `not_found` (read in the queue, before the backend sees the write).
  * - Each change is published before the next write of its object starts, and the requester's answer
@@ -23,6 +28,7 @@ import type { AnswerMap, Id } from '../protocol.js';
 import type { Connection } from '../transport.js';
 import type { Applied, Backend, RequestContext, Sid } from './backend.js';
 import { idKey, outcomeOf } from './backend.js';
+import type { CreateGate } from './create-gate.js';
 import type { DedupeTable, Outcome } from './dedupe.js';
 import type { Egress } from './egress.js';
 import type { KeyedQueue } from './queue.js';
@@ -40,6 +46,8 @@ export interface WriteTarget {
   room: string;
   backend: Backend;
   queue: KeyedQueue;
+  /** Creates whose id the backend makes, which writes of a new id wait for (`create-gate.ts`). */
+  creates: CreateGate;
 }
 
 /** Answers a client request; called at most once. */
@@ -162,11 +170,27 @@ export class WritePipeline {
         return outcome;
       }
       this.deps.egress.publish(coll, applied, waiter.gaveUp ? undefined : (waiter.origin ?? undefined));
+      if (op.kind === 'create') coll.creates.made(applied.next?.id ?? applied.id);
+      else if (applied.next) coll.creates.saw(op.id);
+      else coll.creates.gone(op.id);
       if (!waiter.gaveUp) waiter.applied(applied);
       return outcome;
     };
-    const key = op.kind === 'create' ? undefined : idKey(op.id);
-    return this.deps.track(key === undefined ? task() : coll.queue.run(key, task));
+    if (op.kind === 'create') {
+      const end = coll.creates.begin();
+      const work = task();
+      void work.then(end, end);
+      return this.deps.track(work);
+    }
+    const id = op.id;
+    return this.deps.track(
+      coll.queue.run(idKey(id), async () => {
+        // A create that may have made this id is still in flight: it publishes first.
+        const creating = coll.creates.before(id);
+        if (creating) await creating;
+        return task();
+      }),
+    );
   }
 
   /**

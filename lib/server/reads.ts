@@ -12,6 +12,7 @@ import type { AnswerMap, ChangeRecord, Id, RequestMap, VersionedTuple } from '..
 import { compareIds, idKey } from '../protocol.js';
 import type { Connection } from '../transport.js';
 import type { Backend, Sid, Versioned } from './backend.js';
+import type { CreateGate } from './create-gate.js';
 import type { Egress } from './egress.js';
 import { fullRecord } from './egress.js';
 
@@ -24,6 +25,8 @@ export const PAGE_BYTES = 256 * 1024;
 export interface ReadTarget {
   room: string;
   backend: Backend;
+  /** Told of every object an answer shows to exist (see `create-gate.ts`). */
+  creates: CreateGate;
 }
 
 /** Fetch: one entry per id, `null` for a missing or hidden object. */
@@ -34,6 +37,7 @@ export async function answerFetch(
   egress: Egress,
 ): Promise<AnswerMap['fetch']> {
   const found = await coll.backend.fetch(msg.i, sid);
+  for (const entry of found) if (entry) coll.creates.saw(entry.obj.id);
   return { r: found.map((entry) => egress.tuple(entry, sid)) };
 }
 
@@ -52,6 +56,7 @@ export async function answerList(
     const entry = sorted[at]!;
     if (page.full()) return { r, k: sorted[at - 1]!.obj.id };
     page.add(entry);
+    coll.creates.saw(entry.obj.id);
     r.push([entry.v, entry.obj]);
   }
   return { r };
@@ -93,6 +98,7 @@ export async function answerSubscribe(
       page.add(entry);
       records.push(fullRecord(entry.obj, entry.v));
     }
+    coll.creates.saw(entry.obj.id);
     present.add(key);
   }
   for (const [id] of msg.h) {

@@ -9,6 +9,7 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { io as rawIo, type Socket } from 'socket.io-client';
 import { MemoryStore, PROTOCOL_VERSION, type Handlers } from '../../../lib/index.js';
+import { fromWire, type ChangeRecord, type Id } from '../../../lib/protocol.js';
 import {
   cleanup,
   connectClient,
@@ -56,6 +57,50 @@ function withoutList(store: MemoryStore): Handlers {
 function gc(): void {
   setFlagsFromString('--expose-gc');
   (runInNewContext('gc') as () => void)();
+}
+
+/** A raw connection subscribed to the default collection; `records` lists every change it was sent. */
+async function watcher(server: Running, secret: string) {
+  const { socket, ready } = raw(server, secret);
+  await ready;
+  const records: ChangeRecord[] = [];
+  socket.on('ch', (wire: unknown[]) => {
+    for (const r of wire) records.push(fromWire(r)!);
+  });
+  await ask(socket, 'sub', { h: [] });
+  return records;
+}
+
+/**
+ * A MemoryStore's handlers whose next create after `arm()` stores the object, says its id (`stored`),
+ * and answers only once `release` was called: the object exists before the engine learns its id.
+ */
+function slowCreate(store: MemoryStore) {
+  let release!: () => void;
+  const gate = new Promise<void>((resolve) => (release = resolve));
+  let made!: (id: Id) => void;
+  const stored = new Promise<Id>((resolve) => (made = resolve));
+  let armed = false;
+  const handlers: Handlers = {
+    ...store.handlers(),
+    async create(obj) {
+      const created = await store.create(obj);
+      if (!armed) return created;
+      armed = false;
+      made(created.id);
+      await gate;
+      return (await store.fetch([created.id]))[0];
+    },
+  };
+  const arm = (): void => {
+    armed = true;
+  };
+  return { handlers, stored, release, arm };
+}
+
+/** The kinds and versions of the records of `id`, in the order they were sent. */
+function history(records: ChangeRecord[], id: Id): Array<[string, number | undefined]> {
+  return records.filter((r) => r.i === id).map((r) => [r.k, r.v]);
 }
 
 describe('the write pipeline', () => {
@@ -299,6 +344,79 @@ describe('the write pipeline', () => {
     await running;
     await closing;
     expect(sessions).to.deep.equal([]);
+  });
+
+  it('publishes a handler create before a write of the id it made, sent while the handler still ran (regression: the update went first)', async () => {
+    const store = new MemoryStore();
+    const { handlers, stored, release, arm } = slowCreate(store);
+    const server = await startServer(handlers);
+    const seen = await watcher(server, 'raw-session-watches-order');
+    const a = await connectClient(server);
+    arm();
+    const creating = a.save({ n: 1 });
+    const id = await stored; // stored, not answered: a client that guesses ids can write it now
+    const b = raw(server, 'raw-session-guesses-ids-0');
+    await b.ready;
+    const updating = ask(b.socket, 'update', { q: 1, i: id, s: { n: 2 } });
+    await ask(b.socket, 'fetch', { i: ['no-such-id'] }); // the update has reached the server
+    release();
+    await creating;
+    const updated = await updating;
+    await waitUntil(a, ['update'], () => a.get(id)?.n === 2);
+    await ask(b.socket, 'fetch', { i: [id] }); // a round trip after both changes
+    const [[, vc], [, vu]] = history(seen, id) as Array<[string, number]>;
+    expect(history(seen, id)).to.deep.equal([
+      ['c', vc],
+      ['u', vu],
+    ]);
+    expect(vu).to.be.above(vc!);
+    expect(updated).to.deep.include({ v: vu });
+  });
+
+  it('holds writes of a new id until a create slower than handlerTimeout has published (its queue is not freed by the timeout)', async () => {
+    const store = new MemoryStore();
+    const { handlers, stored, release, arm } = slowCreate(store);
+    const server = await startServer(handlers, { handlerTimeout: 400 });
+    const seen = await watcher(server, 'raw-session-watches-slowly');
+    const a = await connectClient(server);
+    arm();
+    const creating = a.save({ n: 1 }).catch((err: { code: string }) => err.code);
+    const id = await stored;
+    expect(await creating).to.equal('timeout');
+    // Another client reads the new object (so the server has seen it exists) and destroys it.
+    const b = raw(server, 'raw-session-reads-then-0');
+    await b.ready;
+    const [found] = (await ask(b.socket, 'fetch', { i: [id] })).r;
+    expect(found[1]).to.deep.equal({ id, n: 1 });
+    const destroying = ask(b.socket, 'destroy', { q: 1, i: id });
+    await ask(b.socket, 'fetch', { i: ['no-such-id'] }); // the destroy has reached the server
+    release();
+    expect((await destroying).r).to.deep.include({ k: 'd', i: id });
+    await ask(b.socket, 'fetch', { i: [id] }); // a round trip after both changes
+    expect(history(seen, id).map(([k]) => k)).to.deep.equal(['c', 'd']);
+    const [[, vc], [, vd]] = history(seen, id) as Array<[string, number]>;
+    expect(vd).to.be.above(vc!);
+  });
+
+  it('does not hold writes of objects it has seen, or a later create made, behind a create in flight', async () => {
+    const store = new MemoryStore();
+    const { handlers, stored, release, arm } = slowCreate(store);
+    const server = await startServer(handlers);
+    const made = await server.sync.save({ n: 1 }); // made through the engine
+    const old = await store.create({ n: 1 }); // made behind its back, then read by a client
+    const b = await connectClient(server);
+    await waitUntil(b, ['create'], () => b.get(old.id) !== undefined);
+    const a = await connectClient(server);
+    arm();
+    const creating = a.save({ n: 9 });
+    await stored;
+    expect(await b.save({ id: made.id, n: 2 })).to.deep.include({ n: 2 });
+    expect(await b.save({ id: old.id, n: 2 })).to.deep.include({ n: 2 });
+    // An object made by a later create is not the slow create's either.
+    const later = await b.save({ n: 3 });
+    expect(await b.save({ id: later.id, n: 4 })).to.deep.include({ n: 4 });
+    release();
+    await creating;
   });
 
   it('sends no event for a handler create that answers broadcast = false (regression: ignored)', async () => {
