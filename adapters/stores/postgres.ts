@@ -80,6 +80,9 @@ const SCHEMA = `
 /** Serialises schema creation between nodes (concurrent `CREATE TABLE IF NOT EXISTS` can fail). */
 const SCHEMA_LOCK = 0x6f735f73; // 'os_s'
 
+/** How often a timed-out write's cancel is repeated until its transaction has ended. */
+const RECANCEL_MS = 200;
+
 const SQL = {
   get: 'SELECT v, data FROM os_objects WHERE collection = $1 AND id = $2 FOR UPDATE',
   many: 'SELECT id, v, data FROM os_objects WHERE collection = $1 AND id = ANY($2::text[])',
@@ -275,9 +278,16 @@ class PostgresBackend implements Backend {
     // A write whose requester timed out is cancelled (its statement fails, the transaction rolls
     // back), so a stuck transaction cannot hold a pooled connection for ever.
     const pid = (client as unknown as { processID?: number }).processID;
+    // A cancel reaches only the statement running at that moment (none between two statements, or
+    // while the query is still on its way), so it is repeated until the transaction has ended.
+    let recancel: ReturnType<typeof setInterval> | undefined;
+    const cancelOnce = (): void => {
+      this.pool.query(SQL.cancel, [pid]).catch((err: unknown) => log('cancel failed: %o', err));
+    };
     const cancel = (): void => {
       log('cancelling a timed-out write (backend %d)', pid);
-      this.pool.query(SQL.cancel, [pid]).catch((err: unknown) => log('cancel failed: %o', err));
+      cancelOnce();
+      recancel = setInterval(cancelOnce, RECANCEL_MS);
     };
     if (signal?.aborted) {
       client.release();
@@ -299,6 +309,7 @@ class PostgresBackend implements Backend {
       await client.query('ROLLBACK').catch((rollbackErr: Error) => (broken ??= rollbackErr));
       throw err;
     } finally {
+      clearInterval(recancel);
       signal?.removeEventListener('abort', cancel);
       client.removeListener('error', onError);
       client.release(broken);

@@ -97,6 +97,61 @@ describe('PostgresStore: several nodes on one database', function () {
     expect((await things.save({ id: obj.id, n: 2 })).n).to.equal(2);
   });
 
+  it('cancels a timed-out write even when the cancel came between two of its statements', async () => {
+    // A cancel reaches only the statement running at that moment: one sent while the transaction sat
+    // between BEGIN and its next statement did nothing, and that statement then waited for the row's
+    // lock for ever, holding its pooled connection. The cancel is repeated until the transaction ends.
+    const store = node();
+    await store.init();
+    const { id } = await be(store).create({ n: 0 }, null, {});
+    const unlock = await lockObject(schema, 'shared', id);
+    const pool = store.pool as unknown as pg.Pool;
+    let resume!: () => void;
+    const held = new Promise<void>((resolve) => (resume = resolve));
+    let begun!: () => void;
+    const inTransaction = new Promise<void>((resolve) => (begun = resolve));
+    let cancelled!: () => void;
+    const cancelSent = new Promise<void>((resolve) => (cancelled = resolve));
+    const connect = pool.connect.bind(pool) as () => Promise<pg.PoolClient>;
+    const query = pool.query.bind(pool) as (...args: unknown[]) => Promise<unknown>;
+    // The store's next connection stops after BEGIN until `resume`; cancels are watched.
+    (pool as unknown as { connect: () => Promise<pg.PoolClient> }).connect = async () => {
+      const client = await connect();
+      const run = client.query.bind(client) as (...args: unknown[]) => Promise<unknown>;
+      (client as unknown as { query: (...args: unknown[]) => Promise<unknown> }).query = async (...args) => {
+        const result = await run(...args);
+        if (args[0] === 'BEGIN') {
+          begun();
+          await held;
+        }
+        return result;
+      };
+      return client;
+    };
+    (pool as unknown as { query: (...args: unknown[]) => Promise<unknown> }).query = (...args) => {
+      const done = query(...args);
+      if (String(args[0]).includes('pg_cancel_backend')) void done.then(() => cancelled());
+      return done;
+    };
+    const abort = new AbortController();
+    try {
+      const write = be(store)
+        .update(id, { n: 1 }, [], null, { signal: abort.signal })
+        .catch((e: unknown) => e);
+      await inTransaction;
+      (pool as unknown as { connect: typeof connect }).connect = connect;
+      abort.abort();
+      await cancelSent; // it found nothing running
+      resume(); // the next statement now waits for the lock
+      expect(await write).to.be.an('error');
+      await waitUntil(pool, ['release'], () => pool.totalCount === pool.idleCount);
+    } finally {
+      resume();
+      await unlock();
+    }
+    expect(await store.fetch([id])).to.deep.equal([{ id, n: 0 }]);
+  });
+
   it('hands out unique ids to concurrent creates on two nodes', async () => {
     const [a, b] = [node(), node()];
     const created = await Promise.all(
