@@ -24,6 +24,7 @@ export const ERROR_CODES = {
   busy: 'Too many requests are in flight on this connection.',
   rate_limited: 'Too many requests per second on this connection.',
   protocol_version: 'The client speaks a protocol version the server does not.',
+  stale: 'The update left out properties of a copy that is no longer current; nothing was applied.',
   unreachable: 'The server cannot be reached (wrong url or path, or nothing listening); retrying.',
   unsubscribed: 'unsubscribe() ended the subscription before it was in place.',
 } as const;

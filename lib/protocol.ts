@@ -140,7 +140,10 @@ export interface CreateRequest {
   q: number;
   o: Record<string, unknown>;
 }
-/** `update`: change properties of one object: `s` sets, `u` removes; `b` is the client's version. */
+/**
+ * `update`: change properties of one object: `s` sets, `u` removes; `b` is the client's version;
+ * `e`: the client left out given properties its copy at version `b` already had (see PROTOCOL.md).
+ */
 export interface UpdateRequest {
   c: string;
   q: number;
@@ -148,6 +151,7 @@ export interface UpdateRequest {
   s: Record<string, unknown>;
   u: string[];
   b: number;
+  e: boolean;
 }
 /** `destroy`: remove one object. */
 export interface DestroyRequest {
@@ -269,7 +273,7 @@ class Invalid extends Error {
 /** The fields each request may carry (PROTOCOL.md's request table is checked against it). */
 export const EVENT_FIELDS: { [E in RequestEvent]: ReadonlySet<string> } = {
   create: new Set(['c', 'q', 'o']),
-  update: new Set(['c', 'q', 'i', 's', 'u', 'b']),
+  update: new Set(['c', 'q', 'i', 's', 'u', 'b', 'e']),
   destroy: new Set(['c', 'q', 'i']),
   fetch: new Set(['c', 'i']),
   list: new Set(['c', 'w', 'k']),
@@ -318,7 +322,8 @@ function parse(event: RequestEvent, payload: unknown, limits: Limits): RequestMa
       for (const name of u)
         if (Object.prototype.hasOwnProperty.call(s, name)) throw new Invalid('invalid_message');
       const b = p.b === undefined ? 0 : nonNegativeInteger(p.b);
-      return { c, q: seq(p.q), i: id(p.i, limits), s: withoutUndefined(s), u, b };
+      if (p.e !== undefined && p.e !== true) throw new Invalid('invalid_message');
+      return { c, q: seq(p.q), i: id(p.i, limits), s: withoutUndefined(s), u, b, e: p.e === true };
     }
     case 'destroy':
       return { c, q: seq(p.q), i: id(p.i, limits) };

@@ -434,20 +434,29 @@ export class ClientCollection extends Emitter<CollectionEvents> {
     return this.update(obj, out, tag);
   }
 
-  private update(obj: StoredObject, out: Outcome<StoredObject>, tag?: unknown): PendingWrite {
+  private update(obj: StoredObject, out: Outcome<StoredObject>, tag?: unknown, whole = false): PendingWrite {
     const id = obj.id;
     // Against the confirmed state; a key a pending write names always travels: that write may yet be
     // refused, and then this one must still say what it wants (`save(n=1)` then `save(n=0)` sends both).
     const pending = this.pending.get(keyOf(id)) ?? NO_WRITES;
     const named = (key: string): boolean =>
       pending.some((w) => Object.prototype.hasOwnProperty.call(w.set, key) || w.unset.includes(key));
-    const d = writeDiff(this.knowsServerState(id) ? this.map.confirmed(id) : undefined, obj, named);
+    const base = !whole && this.knowsServerState(id) ? this.map.confirmed(id) : undefined;
+    const d = writeDiff(base, obj, named);
+    // Given properties left out because the copy already has them: the server checks that the copy
+    // is still current (`e`), else answers `stale` and the write goes again with all of them.
+    const elided =
+      base !== undefined &&
+      Object.keys(obj).some(
+        (k) => k !== 'id' && !Object.prototype.hasOwnProperty.call(d.set, k) && !d.unset.includes(k),
+      );
     const write: PendingWrite = { id, set: d.set, unset: d.unset, tag };
     const key = keyOf(id);
     const list = this.pending.get(key) ?? [];
     list.push(write);
     this.pending.set(key, list);
     const payload: Record<string, unknown> = { i: id, b: this.map.entry(id)?.v ?? 0 };
+    if (elided) payload.e = true;
     if (!isEmptyDiff(d)) {
       if (Object.keys(d.set).length > 0) payload.s = d.set;
       if (d.unset.length > 0) payload.u = d.unset;
@@ -489,6 +498,12 @@ export class ClientCollection extends Emitter<CollectionEvents> {
       },
       fail,
       id,
+      (failure) => {
+        if (failure.code !== 'stale' || !elided) return false;
+        release();
+        this.update(obj, out, tag, true);
+        return true;
+      },
     );
     return write;
   }
@@ -518,6 +533,8 @@ export class ClientCollection extends Emitter<CollectionEvents> {
     onAnswer: (ack: AnswerMap[E]) => { result: unknown; effect: Effect; failure?: SyncError },
     onError?: () => void,
     id?: Id,
+    /** Sees a failure first; `true`: it took the write over (nothing else happens). */
+    intercept?: (failure: SyncError) => boolean,
   ): void {
     const body = this.envelope({ ...payload, q: this.sender.nextSeq() });
     const late = (ack: unknown): void => {
@@ -537,6 +554,7 @@ export class ClientCollection extends Emitter<CollectionEvents> {
     const settle = (ack: unknown): void => {
       if (isErrorAck(ack)) {
         const failure = fromWireError(ack.error);
+        if (intercept?.(failure)) return;
         // A create that timed out (or whose server was shutting down while it ran) may yet be
         // applied, and nothing else could tell its id: it is sent again as it was (same sequence
         // number), so the server answers its first attempt's outcome (after a restart, from a

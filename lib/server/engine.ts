@@ -433,7 +433,7 @@ function writeOp<E extends 'create' | 'update' | 'destroy'>(event: E, msg: Reque
   if (event === 'create') return { kind: 'create', obj: (msg as RequestMap['create']).o };
   if (event === 'destroy') return { kind: 'destroy', id: (msg as RequestMap['destroy']).i };
   const m = msg as RequestMap['update'];
-  return { kind: 'update', id: m.i, set: m.s, unset: m.u, base: m.b };
+  return { kind: 'update', id: m.i, set: m.s, unset: m.u, base: m.b, elided: m.e };
 }
 
 /** A short description of a failure for the warning (its name and message; never sent anywhere). */

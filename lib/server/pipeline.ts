@@ -37,7 +37,7 @@ import { withTimeout } from './timed-backend.js';
 /** A write, as validated. */
 export type WriteOp =
   | { kind: 'create'; obj: Record<string, unknown> }
-  | { kind: 'update'; id: Id; set: Record<string, unknown>; unset: string[]; base?: number }
+  | { kind: 'update'; id: Id; set: Record<string, unknown>; unset: string[]; base?: number; elided?: boolean }
   | { kind: 'destroy'; id: Id };
 
 /** A collection as the pipeline needs it. */
@@ -160,6 +160,8 @@ export class WritePipeline {
         }
       }
       if (op.kind !== 'create' && waiter.origin) await this.checkExists(coll, op.id, waiter.origin.sid);
+      if (op.kind === 'update' && op.elided && waiter.origin)
+        await this.checkBase(coll, op, waiter.origin.sid);
       const applied = await this.apply(coll.backend, op, waiter.origin?.sid ?? null, {
         ...(request ? { request } : {}),
         signal,
@@ -223,6 +225,19 @@ export class WritePipeline {
     if (!this.deps.egress.filters) return;
     const [entry] = await coll.backend.fetch([id], sid);
     if (!entry || !this.deps.egress.sees(entry.obj, sid)) throw new SyncError('not_found');
+  }
+
+  /**
+   * An update that left out properties its sender's copy already had (`e`) holds only if that copy is
+   * the object's state now (version `b`); else nothing is applied (`stale`) and the client sends them.
+   */
+  private async checkBase(
+    coll: WriteTarget,
+    op: Extract<WriteOp, { kind: 'update' }>,
+    sid: string,
+  ): Promise<void> {
+    const [entry] = await coll.backend.fetch([op.id], sid);
+    if (entry && entry.v !== op.base) throw new SyncError('stale');
   }
 
   /** A fresh write's answer, as the requester may see it. */

@@ -52,7 +52,7 @@ describe('the wire', () => {
     await a.save({ ...a.get(obj.id)!, f3: 'moved' });
     await seen;
     const sent = inbound.map((d) => JSON.parse(d.replace(/^\d+/, '')));
-    expect(sent).to.deep.equal([['update', { i: obj.id, b: 1, s: { f3: 'moved' }, q: 2 }]]);
+    expect(sent).to.deep.equal([['update', { i: obj.id, b: 1, e: true, s: { f3: 'moved' }, q: 2 }]]);
     // A diff travels as `[i, v, s]` (the most frequent record: every byte counts per delivery).
     expect(outbound).to.deep.equal([`2["ch",[[${obj.id},2,{"f3":"moved"}]]]`]);
   });
