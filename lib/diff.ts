@@ -62,8 +62,9 @@ export function clone<T>(value: T): T {
 /**
  * A value as JSON data, the way `JSON.stringify` sees it: `toJSON()` is called where there is one
  * (dates, Backbone models and collections nested in attributes), functions, symbols and `undefined`
- * properties are dropped (`null` in arrays), non-finite numbers become `null`; forbidden keys are
- * dropped. A cyclic value throws a `TypeError` at once, naming where the cycle closes.
+ * properties are dropped (`null` in arrays), non-finite numbers become `null`. A cyclic value, or a
+ * property named `__proto__`, `constructor` or `prototype` (no server accepts them), throws a
+ * `TypeError` at once, naming where.
  */
 export function toJson(value: unknown, key = '', stack: object[] = []): unknown {
   if (value !== null && typeof value === 'object') {
@@ -92,7 +93,7 @@ function plainJson(value: object, stack: object[]): unknown {
     if (Array.isArray(value)) return value.map((item, at) => toJson(item, String(at), stack) ?? null);
     const obj: Record<string, unknown> = {};
     for (const k of Object.keys(value)) {
-      if (FORBIDDEN_KEYS.has(k)) continue;
+      if (FORBIDDEN_KEYS.has(k)) throw forbiddenKey(k);
       const item = toJson((value as Record<string, unknown>)[k], k, stack);
       if (item !== undefined) obj[k] = item;
     }
@@ -100,6 +101,11 @@ function plainJson(value: object, stack: object[]): unknown {
   } finally {
     stack.pop();
   }
+}
+
+/** The error for a property name the protocol refuses (saving it would be dropped or refused later). */
+export function forbiddenKey(key: string): TypeError {
+  return new TypeError(`object-sync: a property named "${key}" cannot be saved`);
 }
 
 function cyclic(key: string): TypeError {
@@ -155,7 +161,8 @@ export function writeDiff(
 ): Diff {
   const out: Diff = { set: {}, unset: [] };
   for (const key of Object.keys(given)) {
-    if (key === 'id' || FORBIDDEN_KEYS.has(key)) continue;
+    if (key === 'id') continue;
+    if (FORBIDDEN_KEYS.has(key)) throw forbiddenKey(key);
     const value = given[key];
     const known = base !== undefined && !unsure(key);
     if (value === undefined) {

@@ -4,7 +4,7 @@
  */
 import type Backbone from 'backbone';
 import type { PendingWrite } from '../../lib/client/collection.js';
-import { applyDiff, clone, toJson } from '../../lib/diff.js';
+import { applyDiff, clone, forbiddenKey, toJson } from '../../lib/diff.js';
 import { FORBIDDEN_KEYS, type StoredObject } from '../../lib/protocol.js';
 import type { Attrs } from './types.js';
 
@@ -25,7 +25,8 @@ export function plainAttrs(attrs: unknown, idAttribute: string): Attrs {
     );
   }
   for (const key of Object.keys(attrs)) {
-    if (key === 'id' || key === idAttribute || FORBIDDEN_KEYS.has(key)) continue;
+    if (key === 'id' || key === idAttribute) continue;
+    if (FORBIDDEN_KEYS.has(key)) throw forbiddenKey(key);
     const value = (attrs as Attrs)[key];
     if (value === undefined) {
       out[key] = undefined;

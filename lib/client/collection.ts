@@ -442,7 +442,7 @@ export class ClientCollection extends Emitter<CollectionEvents> {
     const named = (key: string): boolean =>
       pending.some((w) => Object.prototype.hasOwnProperty.call(w.set, key) || w.unset.includes(key));
     const base = !whole && this.knowsServerState(id) ? this.map.confirmed(id) : undefined;
-    const d = writeDiff(base, obj, named);
+    const d = writeDiff(base, this.withRemovals(obj), named);
     // Given properties left out because the copy already has them: the server checks that the copy
     // is still current (`e`), else answers `stale` and the write goes again with all of them.
     const elided =
@@ -506,6 +506,17 @@ export class ClientCollection extends Emitter<CollectionEvents> {
       },
     );
     return write;
+  }
+
+  /**
+   * What a save of `obj` gives: `obj` itself, and when it is the live object, also the properties the
+   * application deleted from it (those of the expected state it lacks), as removals.
+   */
+  private withRemovals(obj: StoredObject): Record<string, unknown> {
+    if (this.map.get(obj.id) !== obj) return obj;
+    const given: Record<string, unknown> = { ...obj };
+    for (const key of Object.keys(this.expected(obj.id) ?? {})) if (!(key in given)) given[key] = undefined;
+    return given;
   }
 
   /** Sets `keys` of an id's live object to the expected state (silently: it is not a change). */

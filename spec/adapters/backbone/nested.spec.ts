@@ -49,4 +49,13 @@ describe('backbone sync: nested models and collections', () => {
     await clients[0].collection('todos').fetch(99);
     expect(spy.creates).to.deep.equal([]);
   });
+
+  it('an attribute named constructor throws a TypeError from save() (it was dropped silently)', async () => {
+    const { clients, spy } = await setup(1);
+    const Car = Backbone.Model.extend({ urlRoot: '/todos', sync: backboneSync(clients[0]) });
+    const car = new Car({ driver: 'Ann', constructor: 'Ferrari' });
+    expect(() => car.save()).to.throw(TypeError, /"constructor"/);
+    await clients[0].collection('todos').fetch(99);
+    expect(spy.creates).to.deep.equal([]);
+  });
 });

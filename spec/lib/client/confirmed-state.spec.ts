@@ -83,6 +83,20 @@ describe('client: the confirmed state a write is diffed against', () => {
     expect(patches).to.deep.equal([{ id, b: 3 }]);
   });
 
+  it('deleting a property of the live object and saving it removes the property on the server', async () => {
+    // Found by the independent review: the save resolved, the server kept the property, and the
+    // client's map went on lacking it even after a resync.
+    const { server, patches } = await spiedServer();
+    const a = await connectClient(server);
+    const { id } = await a.save({ text: 'hi', color: 'red' });
+    const p = a.get(id)!;
+    delete p.color;
+    await a.save(p);
+    expect(patches).to.deep.equal([{ id, color: undefined }]);
+    expect(await server.sync.fetch([id])).to.deep.equal([{ id, text: 'hi' }]);
+    expect(p).to.deep.equal({ id, text: 'hi' });
+  });
+
   it('a refused save of an edited live object puts back what it named, and only that', async () => {
     const store = new MemoryStore();
     const server = await startServer({

@@ -27,6 +27,18 @@ describe('client: errors people make', () => {
     const { id } = await client.save({ n: 1 });
     expect(() => client.save({ id, deep: { loop } })).to.throw(TypeError, /cyclic/);
   });
+
+  it('a property named constructor, __proto__ or prototype throws a TypeError at once (it was dropped silently)', async () => {
+    const client = await connectClient(await startServer());
+    expect(() => client.save({ driver: 'x', constructor: 'Ferrari' })).to.throw(TypeError, /"constructor"/);
+    const { id } = await client.save({ n: 1 });
+    expect(() => client.save({ id, prototype: 1 })).to.throw(TypeError, /"prototype"/);
+    expect(() => client.save({ id, deep: JSON.parse('{"__proto__": {"x": 1}}') })).to.throw(
+      TypeError,
+      /"__proto__"/,
+    );
+    expect(client.status.pending).to.equal(0);
+  });
 });
 
 describe('client: options', () => {
