@@ -7,6 +7,11 @@
  *   order, with the same payload (writes keep their sequence number, so the server applies them once).
  * - Each send has a timer (`requestTimeout`); when it fires the request fails with `timeout`, and an
  *   answer that still comes later goes to the item's `late` (the write may have been applied).
+ * - A request the server turned away before running it (`busy`, `rate_limited`: nothing was applied)
+ *   waits and goes again, the same, with a growing delay (`retryDelay`), up to `MAX_RETRIES` times —
+ *   unless it is an update or destroy and a later write of the same object was sent meanwhile (going
+ *   again would apply it after that one): then its caller gets the code. A later write of an object
+ *   whose earlier write waits to go again waits behind it.
  * - `afterPending(fn)` runs `fn` once every request queued before it is settled (the client resyncs
  *   only after the writes resent on reconnect are answered).
  * - The answer is delivered synchronously from the ack callback (no microtask in between), so a
@@ -35,6 +40,10 @@ interface Slot {
   timer: ReturnType<typeof setTimeout> | undefined;
   /** When its latest attempt was sent (`performance.now()`), kept only while logging. */
   sentAt: number;
+  /** Times it was turned away (`busy`, `rate_limited`) and sent again. */
+  retries: number;
+  /** Turned away: not sent again before this time (`performance.now()`). */
+  notBefore: number;
 }
 
 /** How the outbox sends: emit one event with an ack callback. */
@@ -45,6 +54,21 @@ export type Emit = (
 ) => void;
 
 const WRITES: ReadonlySet<RequestEvent> = new Set(['create', 'update', 'destroy']);
+/** Codes of a request the server turned away without running it: it may simply go again. */
+const TURNED_AWAY: ReadonlySet<string> = new Set(['busy', 'rate_limited']);
+/** How many times a request turned away goes again before its caller gets the code. */
+export const MAX_RETRIES = 8;
+
+/** The object a write names (`c` and `i`), for keeping the writes of one object in order. */
+function target(item: OutboxItem): string | undefined {
+  if (item.event !== 'update' && item.event !== 'destroy') return undefined;
+  return `${String(item.payload.c ?? '')}\u0000${String(item.payload.i)}`;
+}
+
+function turnedAway(answer: unknown): boolean {
+  const error = (answer as { error?: { code?: unknown } } | null)?.error;
+  return typeof error?.code === 'string' && TURNED_AWAY.has(error.code);
+}
 
 export class Outbox {
   private readonly slots: Slot[] = [];
@@ -60,7 +84,11 @@ export class Outbox {
     private readonly requestTimeout: number,
     /** Told whenever the number of writes not answered changes. */
     private readonly onWritesChanged: () => void = () => undefined,
+    /** The delay before sending again a request turned away for the `n`th time (0-based). */
+    private readonly retryDelay: (n: number) => number = (n) => 50 * 2 ** n,
   ) {}
+
+  private wakeUp: ReturnType<typeof setTimeout> | undefined;
 
   /** Writes (create, update, destroy) not answered yet. */
   get pendingWrites(): number {
@@ -75,7 +103,16 @@ export class Outbox {
 
   /** Queues a request (`first`: ahead of everything not yet sent, for resync reads). */
   push(item: OutboxItem, first = false): void {
-    const slot: Slot = { item, sent: false, timedOut: false, attempt: 0, timer: undefined, sentAt: 0 };
+    const slot: Slot = {
+      item,
+      sent: false,
+      timedOut: false,
+      attempt: 0,
+      timer: undefined,
+      sentAt: 0,
+      retries: 0,
+      notBefore: 0,
+    };
     if (first) {
       const at = this.slots.findIndex((s) => !s.sent);
       this.slots.splice(at < 0 ? this.slots.length : at, 0, slot);
@@ -126,6 +163,8 @@ export class Outbox {
 
   /** Fails every request (the client is being thrown away). */
   failAll(ack: unknown): void {
+    clearTimeout(this.wakeUp);
+    this.wakeUp = undefined;
     if (this.slots.length > 0 && log.enabled)
       log('failing %d requests: %s', this.slots.length, describeAck(ack));
     for (const slot of this.slots.splice(0)) {
@@ -139,9 +178,26 @@ export class Outbox {
 
   private pump(): void {
     if (!this.ready) return;
+    const now = performance.now();
+    let next = Infinity;
+    const waiting = new Set<string>();
     for (const slot of this.slots) {
       if (this.sending >= this.maxInFlight) return;
-      if (!slot.sent) this.send(slot);
+      if (slot.sent) continue;
+      const of = target(slot.item);
+      if (slot.notBefore > now) {
+        next = Math.min(next, slot.notBefore);
+        if (of !== undefined) waiting.add(of);
+      } else if (of === undefined || !waiting.has(of)) {
+        this.send(slot);
+      }
+    }
+    // Requests turned away wait for their time: pump again then.
+    if (next !== Infinity && this.wakeUp === undefined) {
+      this.wakeUp = setTimeout(() => {
+        this.wakeUp = undefined;
+        this.pump();
+      }, next - now);
     }
   }
 
@@ -173,6 +229,14 @@ export class Outbox {
     if (slot.attempt !== attempt || !slot.sent) return;
     const at = this.slots.indexOf(slot);
     if (at < 0) return;
+    if (turnedAway(answer) && slot.retries < MAX_RETRIES && !this.overtaken(slot, at)) {
+      clearTimeout(slot.timer);
+      slot.timer = undefined;
+      slot.sent = false;
+      this.sending--;
+      slot.notBefore = performance.now() + this.retryDelay(slot.retries++);
+      return this.pump();
+    }
     this.slots.splice(at, 1);
     clearTimeout(slot.timer);
     this.sending--;
@@ -185,6 +249,13 @@ export class Outbox {
     slot.item.settle(answer);
     this.passed(slot);
     this.pump();
+  }
+
+  /** Whether a write of the same object, queued after the slot at `at`, was sent already. */
+  private overtaken(slot: Slot, at: number): boolean {
+    const of = target(slot.item);
+    if (of === undefined) return false;
+    return this.slots.slice(at + 1).some((s) => s.sent && target(s.item) === of);
   }
 
   /** A slot settled: runs the barriers that waited for it alone. */
