@@ -341,7 +341,8 @@ export class ClientCollection extends Emitter<CollectionEvents> {
         Math.round(delay),
       );
     }
-    this.emit('error', err);
+    // Reported on the 1st, 2nd, 4th, 8th... failure in a row: a long outage without a flood.
+    if ((attempt & (attempt + 1)) === 0) this.emit('error', err);
     this.resyncing.splice(0).forEach((w) => w.fail(err));
     this.retryTimer = setTimeout(() => {
       this.retryTimer = undefined;

@@ -38,6 +38,27 @@ describe('client: resync', () => {
     expect(clientErrors.map((e) => e.code)).to.deep.equal(['flaky', 'flaky']);
   });
 
+  it('a resync failing again and again is reported on the 1st, 2nd, 4th... failure in a row, not on each', async () => {
+    // Found by the independent review: an `error` on every retry (18 in 4 s).
+    let failures = 5;
+    const server = await startServer(undefined, { autoCollections: true });
+    server.sync.collection('todos', {
+      ...new MemoryStore().handlers(),
+      list: async () => {
+        if (failures-- > 0) throw { code: 'flaky' };
+        return [];
+      },
+    });
+    const client = await connectClient(server, { reconnectionDelay: 5, reconnectionDelayMax: 20 });
+    const errors: string[] = [];
+    const todos = client.collection('todos');
+    todos.on('error', (err) => errors.push(err.code));
+    todos.subscribe().catch(() => undefined);
+    await waitFor(todos, 'synced');
+    expect(failures).to.equal(-1); // five failed, the sixth worked
+    expect(errors).to.deep.equal(['flaky', 'flaky', 'flaky']);
+  });
+
   it('pages the held versions: 5 000 per request, cursors in id order', () => {
     const held: Array<[number | string, number]> = [];
     for (let i = 0; i < 12_000; i++) held.push([i, 1]);
