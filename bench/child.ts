@@ -17,8 +17,8 @@ process.on('exit', () => {
 export interface ChildOptions {
   fields: number;
   objects: number;
-  /** object-sync's `coalesce` option, when given. */
-  coalesce?: number;
+  /** object-sync's `coalesce` option, when given ('off': false). */
+  coalesce?: number | 'off';
   /** Extra node flags (`--cpu-prof`...). */
   execArgv?: string[];
   /** object-sync only: join the nodes on this Redis, through this stream (and channel prefix). */

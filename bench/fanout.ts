@@ -40,7 +40,11 @@ function configLine(o: BenchOptions): string {
     `N=${o.clients} receivers, W=${o.writers} writers, F=${o.fields} fields (${changedField(o.fields)} changes), ` +
     `${o.objects} objects, window ${o.window}/writer; U=${o.updates} at saturation, ${o.rateUpdates} at ` +
     `${o.rate} updates/s, ${o.warmup} warm-up; ${o.reps} reps; ${o.idle} idle clients` +
-    (o.coalesce === undefined ? '' : `; object-sync with coalesce: ${o.coalesce} ms`) +
+    (o.coalesce === undefined
+      ? '; object-sync with its default coalescing (one tick)'
+      : o.coalesce === 'off'
+        ? '; object-sync with coalescing off'
+        : `; object-sync with coalesce: ${o.coalesce} ms`) +
     (o.store === 'memory' ? '' : `; object-sync on a ${o.store} store`) +
     (o.targets.includes('objectsync-nodes')
       ? `; objectsync-nodes: ${o.nodes} nodes over Redis, ` +
@@ -79,7 +83,7 @@ async function measureWith(options: BenchOptions, redis: BenchRedis | undefined)
   }
   const summaries: Partial<Record<TargetName, Summary>> = {};
   for (const t of options.targets) summaries[t] = summarize(runs, t);
-  const checks = ratios(summaries, options.coalesce !== undefined, options.clients);
+  const checks = ratios(summaries, options.coalesce !== 'off', options.clients);
   console.log(
     `\nMedians of the undisturbed runs among ${options.reps} (bytes and CPU at saturation; latency from due time to receipt):\n`,
   );

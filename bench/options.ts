@@ -47,8 +47,8 @@ export interface BenchOptions {
   /** object-sync's store (the raw targets always keep a `Map`). */
   store: StoreName;
   targets: TargetName[];
-  /** object-sync's `coalesce` option (ms; 0: one tick), when given. */
-  coalesce: number | undefined;
+  /** object-sync's `coalesce` option (ms; 0: one tick; 'off': false), when given (else the engine's default: one tick). */
+  coalesce: number | 'off' | undefined;
   /** Profile the servers (`--cpu-prof`) instead of measuring. */
   profile: boolean;
   /** Where the JSON results go. */
@@ -73,7 +73,7 @@ const USAGE = `usage: npm run bench -- [flags]
                     (one shared schema at OBJECT_SYNC_PG_URL, default postgres://postgres@127.0.0.1:5432/test)
   --targets LIST    comma-separated: objectsync,objectsync-nodes,raw-full,raw-diff
                     (default objectsync,raw-full,raw-diff; with --nodes K >= 2 objectsync,objectsync-nodes)
-  --coalesce MS     run object-sync with its coalesce option (0: one tick; default: off)
+  --coalesce MS|off run object-sync with its coalesce option (0: one tick, the engine's default; off: one frame per change)
   --profile         profile the servers with --cpu-prof (writes .bench/profiles) instead of measuring
   --out FILE        JSON results (default .bench/results.json)`;
 
@@ -157,7 +157,8 @@ export function parseOptions(argv: string[]): BenchOptions {
     nodes,
     store: store as StoreName,
     targets: targets as TargetName[],
-    coalesce: values.coalesce === undefined ? undefined : int('coalesce', 0, 0),
+    coalesce:
+      values.coalesce === undefined ? undefined : values.coalesce === 'off' ? 'off' : int('coalesce', 0, 0),
     profile: values.profile === true,
     out: String(values.out ?? '.bench/results.json'),
   };

@@ -35,7 +35,7 @@ async function main(): Promise<void> {
   const coalesce = argValue('coalesce', '');
   const extra = {
     maxRequestsPerSecond: Number.MAX_SAFE_INTEGER,
-    ...(coalesce === '' ? {} : { coalesce: Number(coalesce) }),
+    ...(coalesce === '' ? {} : { coalesce: coalesce === 'off' ? false : Number(coalesce) }),
     ...(cluster ? { adapter: cluster.adapter } : {}),
     ...(epoch === '' ? {} : { epoch }),
   };

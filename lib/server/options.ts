@@ -70,9 +70,9 @@ export interface ServerOptions {
   /** Most unanswered requests per connection before `busy` (default 64; clients send at most 32). */
   maxInFlight?: number;
   /**
-   * Coalesce broadcasts: `true` sends the changes of one tick as one frame per connection; a number
-   * waits that many ms to gather more (default false: one frame per change). With `visible` each
-   * connection gets its batch as it may see it.
+   * Coalesce broadcasts: the changes of one tick leave as one frame per connection (default, `true`
+   * or `0`); a number waits that many ms to gather more; `false` sends one frame per change. With
+   * `visible` each connection gets its batch as it may see it.
    */
   coalesce?: boolean | number;
   /**
@@ -143,11 +143,11 @@ export function resolveOptions(options: ServerOptions = {}): ResolvedOptions {
     dedupeRetention: positive('dedupeRetention', options.dedupeRetention ?? 10 * 60_000),
     epoch: options.epoch,
     coalesce:
-      options.coalesce === true
-        ? 0
+      options.coalesce === false
+        ? false
         : typeof options.coalesce === 'number' && options.coalesce >= 0
           ? options.coalesce
-          : false,
+          : 0,
   };
   if (resolved.clientPath.startsWith(`${resolved.path}/`) || resolved.clientPath === resolved.path) {
     throw new TypeError(`clientPath must lie outside the socket.io path ${resolved.path}`);

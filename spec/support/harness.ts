@@ -20,8 +20,9 @@ const clients = new Set<Client>();
 /** Starts a sync server on a fresh http server at port 0. */
 export async function startServer(handlers?: Handlers, options?: ServerOptions, port = 0): Promise<Running> {
   const http = createServer();
-  // `npm test` runs the core specs a second time with coalescing on (OBJECT_SYNC_TEST_COALESCE=1).
-  const coalesce = process.env.OBJECT_SYNC_TEST_COALESCE ? { coalesce: true } : {};
+  // `npm test` runs the core specs a second time with coalescing off (OBJECT_SYNC_TEST_COALESCE=off):
+  // the default sends the changes of one tick as one frame per connection.
+  const coalesce = process.env.OBJECT_SYNC_TEST_COALESCE === 'off' ? { coalesce: false } : {};
   const sync = Server.listen(http, handlers, { ...coalesce, ...options });
   await new Promise<void>((resolve) => http.listen(port, '127.0.0.1', resolve));
   const actual = (http.address() as AddressInfo).port;

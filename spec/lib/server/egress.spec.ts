@@ -53,7 +53,7 @@ describe('visibility is existence (the egress)', () => {
 
   for (const coalesce of [false, true]) {
     it(`leaks nothing of a hidden object on any outbound path${coalesce ? ' (coalesced)' : ''}`, async () => {
-      const server = await start(coalesce ? { coalesce: true } : {});
+      const server = await start({ coalesce });
       const alice = await connectClient(server, { auth: { user: 'alice' } });
       const { socket: eve, heard } = await attacker(server, 'eve');
       await ask(eve, 'sub', { h: [] });
