@@ -94,8 +94,8 @@ export interface PendingWrite {
 
 const NO_WRITES: readonly PendingWrite[] = Object.freeze([]);
 
-/** How many times a create is sent while it times out (see `send`). */
-const CREATE_ATTEMPTS = 3;
+/** How many times a write is sent while its outcome stays unknown (see `send`). */
+const WRITE_ATTEMPTS = 3;
 /** The codes after which a write may still have been applied. */
 const UNKNOWN_OUTCOME: ReadonlySet<string> = new Set(['timeout', 'unavailable']);
 
@@ -532,11 +532,10 @@ export class ClientCollection extends Emitter<CollectionEvents> {
   }
 
   /**
-   * Sends a write (it gets a sequence number) and settles `out` from its ack. A write to `id` that
-   * timed out may still have been applied: the object is read back first, so the caller (and a
-   * rollback) settles on the server's state, then the write fails with `timeout`. A create that timed
-   * out (or met a server shutting down) is sent again, up to `CREATE_ATTEMPTS` times in all, to learn
-   * its outcome.
+   * Sends a write (it gets a sequence number) and settles `out` from its ack. A write that timed out
+   * (or met a server shutting down) is sent again, the same, up to `WRITE_ATTEMPTS` times in all, to
+   * learn its outcome; if it still times out, a write to `id` reads the object back, so the caller
+   * (and a rollback) settles on the server's state, then fails with `timeout`.
    */
   private send<E extends 'create' | 'update' | 'destroy'>(
     event: E,
@@ -567,11 +566,12 @@ export class ClientCollection extends Emitter<CollectionEvents> {
       if (isErrorAck(ack)) {
         const failure = fromWireError(ack.error);
         if (intercept?.(failure)) return;
-        // A create that timed out (or whose server was shutting down while it ran) may yet be
-        // applied, and nothing else could tell its id: it is sent again as it was (same sequence
-        // number), so the server answers its first attempt's outcome (after a restart, from a
-        // durable store's record).
-        if (UNKNOWN_OUTCOME.has(failure.code) && event === 'create' && attempts < CREATE_ATTEMPTS) {
+        // A write that timed out (or whose server was shutting down while it ran) may yet be applied:
+        // it is sent again as it was (same sequence number), so the server answers its first
+        // attempt's outcome once that attempt has ended (after a restart, from a durable store's
+        // record) — for a create the only way to learn its id, for any write the server's state
+        // after it (a plain read could come before the write lands).
+        if (UNKNOWN_OUTCOME.has(failure.code) && attempts < WRITE_ATTEMPTS) {
           if (failure.code === 'timeout') return attempt();
           // A server shutting down answers at once: the next attempt goes on the next connection.
           return void this.parked.push({

@@ -94,4 +94,38 @@ describe('backbone sync: a write that times out', () => {
     expect(todos.models).to.deep.equal([todo]);
     expect(await spy.store.list()).to.have.length(1);
   });
+
+  it('a model in no SyncedCollection whose save times out on the client ends on what the server applied', async () => {
+    // Found by the independent review: the read-back after the client's timeout ran before the slow
+    // write landed, so the model stayed on the old title for good while the server had the new one.
+    // Now the write is sent again as it was; the server answers it once the first attempt has ended.
+    const store = new MemoryStore();
+    const landed = gate();
+    let slow = false;
+    const server = await startServer(undefined, { autoCollections: true });
+    let updates = 0;
+    const resent = new Promise<void>((resolve) =>
+      server.sync.io.on('connection', (socket) =>
+        socket.onAny((event: string) => event === 'update' && ++updates === 2 && resolve()),
+      ),
+    );
+    server.sync.collection('todos', {
+      ...store.handlers(),
+      update: async (patch) => {
+        if (slow) await landed.promise;
+        return store.update(patch);
+      },
+    });
+    const client = await connectClient(server, { requestTimeout: 150 });
+    const Todo = Backbone.Model.extend({ urlRoot: '/todos', sync: backboneSync(client) });
+    const todo = new Todo({ title: 'old' });
+    await todo.save();
+    slow = true;
+    const saved = todo.save({ title: 'new' }, { patch: true });
+    await resent;
+    landed.open();
+    await saved;
+    expect(todo.get('title')).to.equal('new');
+    expect(await store.fetch([todo.id as number])).to.deep.equal([{ id: todo.id, title: 'new' }]);
+  });
 });
