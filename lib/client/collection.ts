@@ -114,7 +114,7 @@ export class ClientCollection extends Emitter<CollectionEvents> {
   /** This client's updates not answered yet, per object key, oldest first. */
   private readonly pending = new Map<string, PendingWrite[]>();
   private readonly refetching = new Set<string>();
-  /** Creates answered `unavailable` (their server was shutting down): sent again once it is gone. */
+  /** Writes answered `unavailable` (their server was shutting down): sent again once it is gone. */
   private readonly parked: Array<{ retry: () => void; fail: () => void }> = [];
   private readonly waiters: Array<Outcome<void>> = [];
   /** The `subscribe()` calls the resync running now settles. */
@@ -369,7 +369,7 @@ export class ClientCollection extends Emitter<CollectionEvents> {
   }
 
   /**
-   * The connection dropped: changes may be missed until the next resync; the creates parked until
+   * The connection dropped: changes may be missed until the next resync; the writes parked until
    * then are queued for the next connection. @internal
    */
   connectionLost(): void {
