@@ -106,6 +106,7 @@ export class ObjectSync extends Emitter<ServerEvents> implements CollectionHost,
       (sid) => this.ended(sid),
       // On several nodes a session may live on in another node's connection.
       (sid) => this.transport.askOtherNodes(sid),
+      this.options.sameUser,
     );
     this.transport = new SocketIoTransport(
       ioTarget,

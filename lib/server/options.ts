@@ -5,6 +5,7 @@ import type { Namespace, Server, ServerOptions as IoServerOptions } from 'socket
 import type { Limits, StoredObject } from '../protocol.js';
 import { DEFAULT_CLIENT_PATH, DEFAULT_LIMITS, DEFAULT_PATH } from '../protocol.js';
 import type { Handshake } from '../socketio/server-transport.js';
+import { sameUser } from './sessions.js';
 
 export interface ServerOptions {
   /** socket.io path (default `/object-sync`). */
@@ -18,6 +19,13 @@ export interface ServerOptions {
    * value to refuse with `unauthorized`. The connection's `user` is what it returned.
    */
   authorize?: (handshake: Handshake) => unknown;
+  /**
+   * Whether two answers of `authorize` name the same user: a session is bound to the user of its
+   * first handshake, and a later handshake of it is accepted only for the same user. Default: identical;
+   * else equal `id` (string or number) when both are objects with one; else equal `sub` when both have
+   * one (a decoded token); else equal JSON text.
+   */
+  sameUser?: (a: unknown, b: unknown) => boolean;
   /**
    * Per-client visibility: `false` hides the object from that session in fetch and list answers and
    * in broadcasts; an object that stops being visible is removed from that client. Must be synchronous.
@@ -90,6 +98,7 @@ export interface ResolvedOptions {
   path: string;
   namespace: string | Namespace | undefined;
   authorize: ServerOptions['authorize'];
+  sameUser: (a: unknown, b: unknown) => boolean;
   visible: ServerOptions['visible'];
   handlerTimeout: number;
   limits: Limits;
@@ -121,6 +130,7 @@ export function resolveOptions(options: ServerOptions = {}): ResolvedOptions {
     path: options.path ?? DEFAULT_PATH,
     namespace: options.namespace,
     authorize: options.authorize,
+    sameUser: options.sameUser ?? sameUser,
     visible: options.visible,
     handlerTimeout: positive('handlerTimeout', options.handlerTimeout ?? 10_000),
     limits,
@@ -152,7 +162,7 @@ export function resolveOptions(options: ServerOptions = {}): ResolvedOptions {
   if (resolved.clientPath.startsWith(`${resolved.path}/`) || resolved.clientPath === resolved.path) {
     throw new TypeError(`clientPath must lie outside the socket.io path ${resolved.path}`);
   }
-  for (const fn of ['authorize', 'visible'] as const) {
+  for (const fn of ['authorize', 'sameUser', 'visible'] as const) {
     if (resolved[fn] !== undefined && typeof resolved[fn] !== 'function')
       throw new TypeError(`${fn} must be a function`);
   }
