@@ -38,7 +38,7 @@ import type { NodeCallback } from '../settle.js';
 import { SocketIoTransport, type ListenTarget } from '../socketio/server-transport.js';
 import type { Connection, SessionPresence, TransportListener } from '../transport.js';
 import { BACKEND, isStore, type Backend } from './backend.js';
-import { ServerCollection, type CollectionHost } from './collection.js';
+import { roomOf, ServerCollection, type CollectionHost } from './collection.js';
 import { Egress } from './egress.js';
 import { Coalescer } from './coalescer.js';
 import { HandlerBackend } from './handler-backend.js';
@@ -49,7 +49,13 @@ import { DedupeTable } from './dedupe.js';
 import { Admission } from './admission.js';
 import { WritePipeline, type Reply, type WriteOp } from './pipeline.js';
 import { resolveOptions, type ResolvedOptions, type ServerOptions } from './options.js';
-import { answerFetch, answerList, answerSubscribe, answerUnsubscribe } from './reads.js';
+import {
+  answerFetch,
+  answerList,
+  answerSubscribe,
+  answerSubscribeUnknown,
+  answerUnsubscribe,
+} from './reads.js';
 import { serveClient } from './serve-client.js';
 import { Sessions } from './sessions.js';
 
@@ -71,6 +77,8 @@ export class ObjectSync extends Emitter<ServerEvents> implements CollectionHost,
   private readonly collections = new Map<string, ServerCollection>();
   /** How many collections `autoCollections` made (bounded by `maxAutoCollections`). */
   private autoMade = 0;
+  /** Per connection, the names it subscribed to while no collection had them (bounded like `autoMade`). */
+  private readonly unknownSubs = new WeakMap<Connection, Set<string>>();
   private readonly sessions: Sessions;
   private readonly transport: SocketIoTransport;
   private readonly admission: Admission;
@@ -369,7 +377,7 @@ export class ObjectSync extends Emitter<ServerEvents> implements CollectionHost,
     conn: Connection,
     reply: Reply,
   ): Promise<void> {
-    if (coll === UNKNOWN) return reply(answerUnknown(event, msg));
+    if (coll === UNKNOWN) return reply(this.answerUnknown(event, msg, conn));
     switch (event) {
       case 'create':
       case 'update':
@@ -384,19 +392,50 @@ export class ObjectSync extends Emitter<ServerEvents> implements CollectionHost,
       case 'sub':
         return reply(await answerSubscribe(coll, msg as RequestMap['sub'], conn, this.egress));
       case 'unsub':
+        this.unknownSubs.get(conn)?.delete(coll.name);
         return reply(answerUnsubscribe(coll, conn));
     }
   }
 
   /**
-   * The collection a request names. With `autoCollections` an unknown name is created by a write or
-   * a subscribe (at most `maxAutoCollections` of them), never by a read: reads of it answer as an
-   * empty collection.
+   * The answer to a request naming a collection `autoCollections` has not made: reads answer as an
+   * empty collection; a `sub` joins the collection's room (at most `maxAutoCollections` such names per
+   * connection, else `unknown_collection`), so its changes arrive once a create makes it; an update or
+   * destroy finds no object (`not_found`).
+   */
+  private answerUnknown(event: RequestEvent, msg: RequestMap[RequestEvent], conn: Connection): unknown {
+    const name = msg.c;
+    switch (event) {
+      case 'fetch':
+        return { r: (msg as RequestMap['fetch']).i.map(() => null) };
+      case 'list':
+        return { r: [] };
+      case 'sub': {
+        let names = this.unknownSubs.get(conn);
+        if (!names) this.unknownSubs.set(conn, (names = new Set()));
+        if (!names.has(name) && names.size >= this.options.maxAutoCollections)
+          return { error: toWireError(new SyncError('unknown_collection')) };
+        names.add(name);
+        return answerSubscribeUnknown(roomOf(name), msg as RequestMap['sub'], conn);
+      }
+      case 'unsub':
+        this.unknownSubs.get(conn)?.delete(name);
+        conn.leave(roomOf(name));
+        return {};
+      default:
+        return { error: toWireError(new SyncError('not_found')) };
+    }
+  }
+
+  /**
+   * The collection a request names. With `autoCollections` an unknown name is created by a `create`
+   * (at most `maxAutoCollections` of them), never by another request: those are answered as for an
+   * empty collection (see `answerUnknown`).
    */
   private resolveCollection(name: string, event: RequestEvent): ServerCollection | Unknown | undefined {
     const found = this.collections.get(name);
     if (found || !this.options.autoCollections) return found;
-    if (event === 'fetch' || event === 'list' || event === 'unsub') return UNKNOWN;
+    if (event !== 'create') return UNKNOWN;
     if (this.autoMade >= this.options.maxAutoCollections) return undefined;
     this.autoMade++;
     log('auto collection %s (%d of %d)', name, this.autoMade, this.options.maxAutoCollections);
@@ -421,13 +460,6 @@ export class ObjectSync extends Emitter<ServerEvents> implements CollectionHost,
 /** A collection `autoCollections` has not made (read requests of it answer as an empty collection). */
 const UNKNOWN = Symbol('unknown collection');
 type Unknown = typeof UNKNOWN;
-
-/** The answer to a read of a collection that does not exist yet. */
-function answerUnknown(event: RequestEvent, msg: RequestMap[RequestEvent]): unknown {
-  if (event === 'fetch') return { r: (msg as RequestMap['fetch']).i.map(() => null) };
-  if (event === 'list') return { r: [] };
-  return {};
-}
 
 /** A validated write request as the pipeline takes it. */
 function writeOp<E extends 'create' | 'update' | 'destroy'>(event: E, msg: RequestMap[E]): WriteOp {

@@ -69,11 +69,15 @@ export interface ServerOptions {
   /** How long a session outlives its last dropped connection (ms, default 5 000). */
   sessionTimeout?: number;
   /**
-   * Create unknown collections on first write or subscribe, with a `MemoryStore` (default false:
-   * `unknown_collection`). Reads never create one (they answer as an empty collection).
+   * Create unknown collections on their first `create`, with a `MemoryStore` (default false:
+   * `unknown_collection`). Other requests never create one (they answer as an empty collection; a
+   * subscribe gets the changes once a create makes it).
    */
   autoCollections?: boolean;
-  /** Most collections `autoCollections` creates; beyond, `unknown_collection` (default 1 000). */
+  /**
+   * Most collections `autoCollections` creates, and most names not created yet one connection
+   * subscribes to; beyond, `unknown_collection` (default 1 000).
+   */
   maxAutoCollections?: number;
   /** Most unanswered requests per connection before `busy` (default 64; clients send at most 32). */
   maxInFlight?: number;
