@@ -144,7 +144,11 @@ export class ObjectSync extends Emitter<ServerEvents> implements CollectionHost,
       );
     }
     this.egress = egress = new Egress(this.transport, this.options.visible, this.coalescer, onError);
-    this.admission = new Admission(this.options.maxRequestsPerSecond, this.options.maxInFlight);
+    this.admission = new Admission(
+      this.options.maxRequestsPerSecond,
+      this.options.maxInFlight,
+      this.options.maxInFlightBytes,
+    );
     this.pipeline = new WritePipeline({
       dedupe: new DedupeTable(this.options.dedupeRetention),
       egress: this.egress,
@@ -345,6 +349,15 @@ export class ObjectSync extends Emitter<ServerEvents> implements CollectionHost,
     if (!checked.ok) return fail(checked.code);
     const coll = this.resolveCollection(checked.msg.c, event);
     if (!coll) return fail('unknown_collection');
+    // The server holds at most `maxInFlightBytes` of requests being processed; past it, `busy`.
+    const bytes = checked.bytes;
+    if (!this.admission.holdBytes(bytes)) return fail('busy');
+    let held = true;
+    const ended = (): void => {
+      if (!held) return;
+      held = false;
+      this.admission.releaseBytes(bytes);
+    };
     this.admission.enter(conn);
     let answered = false;
     const answerOnce = (payload: unknown): void => {
@@ -353,9 +366,14 @@ export class ObjectSync extends Emitter<ServerEvents> implements CollectionHost,
       this.admission.release(conn);
       reply(payload);
     };
-    const work = this.dispatch(event, checked.msg, coll, conn, answerOnce).catch((err: unknown) =>
+    const write = event === 'create' || event === 'update' || event === 'destroy';
+    const work = this.dispatch(event, checked.msg, coll, conn, answerOnce, ended).catch((err: unknown) =>
       answerOnce({ error: this.wireError(err) }),
     );
+    // A write's bytes are held until the write ended (`ended`, from the pipeline; a handler may
+    // outlive its answer); a read's until it is answered. A write that never reached the pipeline
+    // (an unknown collection's) ends with its answer too.
+    if (!write || coll === UNKNOWN) void work.then(ended);
     this.runningFor(conn.sid, work);
   }
 
@@ -376,6 +394,7 @@ export class ObjectSync extends Emitter<ServerEvents> implements CollectionHost,
     coll: ServerCollection | Unknown,
     conn: Connection,
     reply: Reply,
+    ended: () => void,
   ): Promise<void> {
     if (coll === UNKNOWN) return reply(this.answerUnknown(event, msg, conn));
     switch (event) {
@@ -383,7 +402,7 @@ export class ObjectSync extends Emitter<ServerEvents> implements CollectionHost,
       case 'update':
       case 'destroy': {
         const m = msg as RequestMap[typeof event];
-        return this.pipeline.client(coll, writeOp(event, m), m.q, conn, reply);
+        return this.pipeline.client(coll, writeOp(event, m), m.q, conn, reply, ended);
       }
       case 'fetch':
         return reply(await answerFetch(coll, msg as RequestMap['fetch'], conn.sid, this.egress));

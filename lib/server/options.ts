@@ -82,6 +82,12 @@ export interface ServerOptions {
   /** Most unanswered requests per connection before `busy` (default 64; clients send at most 32). */
   maxInFlight?: number;
   /**
+   * Most bytes of requests being processed by the whole server (their payloads' estimated JSON size,
+   * from admission until their work ended); past it a new request is answered `busy` at once
+   * (default 64 MiB).
+   */
+  maxInFlightBytes?: number;
+  /**
    * Coalesce broadcasts: `true` sends the changes of one tick as one frame per connection; a number
    * waits that many ms to gather more (default false: one frame per change). With `visible` each
    * connection gets its batch as it may see it.
@@ -119,6 +125,7 @@ export interface ResolvedOptions {
   autoCollections: boolean;
   maxAutoCollections: number;
   maxInFlight: number;
+  maxInFlightBytes: number;
   dedupeRetention: number;
   /** Coalescing window in ms (0: one tick), or `false`. */
   coalesce: number | false;
@@ -154,6 +161,7 @@ export function resolveOptions(options: ServerOptions = {}): ResolvedOptions {
     autoCollections: options.autoCollections ?? false,
     maxAutoCollections: positive('maxAutoCollections', options.maxAutoCollections ?? 1000),
     maxInFlight: positive('maxInFlight', options.maxInFlight ?? 64),
+    maxInFlightBytes: positive('maxInFlightBytes', options.maxInFlightBytes ?? 64 * 1024 * 1024),
     dedupeRetention: positive('dedupeRetention', options.dedupeRetention ?? 10 * 60_000),
     epoch: options.epoch,
     coalesce:
