@@ -21,7 +21,7 @@ export const ERROR_CODES = {
   unknown_event: 'The server does not know that event.',
   unknown_collection: 'The server has no collection of that name.',
   unsupported: 'The collection cannot do that (its handlers have no `list`).',
-  busy: 'Too many requests are in flight on this connection.',
+  busy: 'Too many requests are in flight (on this connection, or on the server).',
   rate_limited: 'Too many requests per second on this connection.',
   protocol_version: 'The client speaks a protocol version the server does not.',
   stale: 'The update left out properties of a copy that is no longer current; nothing was applied.',

@@ -261,7 +261,7 @@ export interface HandshakeAuth {
 
 /** Result of validating an inbound message. */
 export type Validated<E extends RequestEvent> =
-  | { ok: true; msg: RequestMap[E] }
+  | { ok: true; msg: RequestMap[E]; /** The payload's estimated JSON size. */ bytes: number }
   | { ok: false; code: 'invalid_message' | 'invalid_id' | 'payload_too_large' };
 
 class Invalid extends Error {
@@ -296,18 +296,26 @@ export function validateRequest<E extends RequestEvent>(
   limits: Limits,
 ): Validated<E> {
   try {
-    return { ok: true, msg: parse(event, payload, limits) as RequestMap[E] };
+    const size = { bytes: 0 };
+    const msg = parse(event, payload, limits, size) as RequestMap[E];
+    return { ok: true, msg, bytes: size.bytes };
   } catch (err) {
     if (err instanceof Invalid) return { ok: false, code: err.code };
     throw err;
   }
 }
 
-function parse(event: RequestEvent, payload: unknown, limits: Limits): RequestMap[RequestEvent] {
+/** The request `payload` of `event` as validated; its estimated JSON size goes to `size.bytes`. */
+function parse(
+  event: RequestEvent,
+  payload: unknown,
+  limits: Limits,
+  size: { bytes: number },
+): RequestMap[RequestEvent] {
   const p = plainObject(payload);
   const allowed = EVENT_FIELDS[event];
   for (const key of Object.keys(p)) if (!allowed.has(key)) throw new Invalid('invalid_message');
-  checkJson(p, limits);
+  size.bytes = checkJson(p, limits);
   const c = collectionName(p.c, limits);
   switch (event) {
     case 'create': {
@@ -431,9 +439,9 @@ function withoutUndefined(o: Record<string, unknown>): Record<string, unknown> {
 /**
  * Walks a payload without recursion: only JSON types (no binary, no odd prototypes), no forbidden
  * keys at any depth, bounded depth, key counts, array and string lengths, and an estimate of the
- * JSON text size against `maxPayloadBytes`.
+ * JSON text size against `maxPayloadBytes`. Returns that estimate.
  */
-function checkJson(root: unknown, limits: Limits): void {
+function checkJson(root: unknown, limits: Limits): number {
   const stack: Array<[unknown, number]> = [[root, 0]];
   let bytes = 0;
   while (stack.length > 0) {
@@ -469,6 +477,7 @@ function checkJson(root: unknown, limits: Limits): void {
     }
     if (bytes > limits.maxPayloadBytes) throw new Invalid('payload_too_large');
   }
+  return bytes;
 }
 
 /** Is this ack an error? */

@@ -1,7 +1,8 @@
 /**
  * The `players` collection of the walk-and-talk game: a store (the embedded `MemoryStore`, or a
  * shared `PostgresStore` on several nodes) guarded so that a player holds only known properties in
- * range, and a page changes and destroys only its own player (`forbidden` otherwise). Each player
+ * range (none of `owner`, `x`, `y`, `avatar` removed), a page has one player at a time and changes
+ * and destroys only its own (`forbidden` otherwise). Each player
  * records its owner's session id (`owner`, set by the server; a hash, safe to show). The server
  * destroys a session's players when the session ends (page closed).
  */
@@ -36,6 +37,17 @@ function check(props: Record<string, unknown>): void {
   }
 }
 
+/**
+ * Refuses an update's patch that sets a property `check` refuses, or removes one a player must keep
+ * (removals arrive as keys whose value is `undefined`: only `says` may go).
+ */
+function checkPatch(patch: Record<string, unknown>): void {
+  for (const [key, value] of Object.entries(patch)) {
+    if (value !== undefined) check({ [key]: value });
+    else if (key !== 'says') throw { code: 'invalid_message', message: `a player keeps its ${key}` };
+  }
+}
+
 /** Refuses a write by a page to a player that is not its own (server-initiated writes may). */
 function mine(player: StoredObject, sid: Sid): void {
   if (sid !== null && player.owner !== sid) throw { code: 'forbidden', message: 'That is not your player.' };
@@ -56,19 +68,31 @@ export function playersCollection(
   sync: ObjectSync,
   store: Store & StoreHandlers = new MemoryStore({ generateId: freshIds() }),
 ): void {
+  // Sessions whose player this node let through (created or being created): with the store's own
+  // check below, one player per session even for creates sent together.
+  const joined = new Set<Sid>();
   const players = guardStore(store, {
-    create(obj, sid) {
+    async create(obj, sid) {
       check(obj);
-      if (sid) obj.owner = sid;
+      if (!sid) return;
+      const refuse = { code: 'forbidden', message: 'This page has a player already.' };
+      if (joined.has(sid)) throw refuse;
+      joined.add(sid); // before waiting: a create sent together with this one is refused above
+      if ((await store.list()).some((player) => player.owner === sid)) throw refuse;
+      obj.owner = sid;
     },
     update(current, patch, sid) {
       mine(current, sid);
-      check(Object.fromEntries(Object.entries(patch).filter(([, v]) => v !== undefined)));
+      checkPatch(patch);
     },
-    destroy: mine,
+    destroy(current, sid) {
+      mine(current, sid);
+      if (typeof current.owner === 'string') joined.delete(current.owner);
+    },
   });
   const collection = sync.collection('players', players);
   sync.on('disconnect', (sid) => {
+    joined.delete(sid);
     void store.list().then((all) => {
       for (const player of all)
         if (player.owner === sid) collection.destroy(player.id).catch(() => undefined);

@@ -1,6 +1,8 @@
 /**
- * Per-connection request admission: the `maxRequestsPerSecond` token bucket (bursts of 2×) and the
- * `maxInFlight` count. State is made on a connection's first request and dropped when it goes.
+ * Request admission: per connection, the `maxRequestsPerSecond` token bucket (bursts of 2×) and the
+ * `maxInFlight` count (state made on a connection's first request and dropped when it goes); for the
+ * whole server, the bytes of the requests being processed (`maxInFlightBytes`: their payloads, as
+ * estimated by the validator, from admission until their work ended).
  */
 import type { Connection } from '../transport.js';
 
@@ -13,11 +15,33 @@ interface Counters {
 
 export class Admission {
   private readonly counters = new Map<Connection, Counters>();
+  private bytesHeld = 0;
 
   constructor(
     private readonly ratePerSecond: number,
     private readonly maxInFlight: number,
+    private readonly maxInFlightBytes = Infinity,
   ) {}
+
+  /**
+   * Counts a request's payload bytes among those being processed by the server; false (nothing
+   * counted) when they would pass `maxInFlightBytes`. Each `true` must be `releaseBytes`d once.
+   */
+  holdBytes(bytes: number): boolean {
+    if (this.bytesHeld + bytes > this.maxInFlightBytes) return false;
+    this.bytesHeld += bytes;
+    return true;
+  }
+
+  /** The work of a request whose bytes were held ended. */
+  releaseBytes(bytes: number): void {
+    this.bytesHeld -= bytes;
+  }
+
+  /** The payload bytes of the requests being processed now. */
+  get heldBytes(): number {
+    return this.bytesHeld;
+  }
 
   /** Takes one request's token from the connection's bucket; false when it is empty. */
   takeToken(conn: Connection): boolean {

@@ -21,6 +21,14 @@ export interface CollectionHost {
   track<T>(work: Promise<T>): Promise<T>;
 }
 
+/**
+ * The socket.io room of a collection's subscribers, also of one `autoCollections` has not made yet (a
+ * `sub` of it joins the room, so its subscribers get the changes once a create makes it).
+ */
+export function roomOf(name: string): string {
+  return `c:${name}`;
+}
+
 export class ServerCollection implements WriteTarget {
   /** The socket.io room of this collection's subscribers. @internal */
   readonly room: string;
@@ -36,7 +44,7 @@ export class ServerCollection implements WriteTarget {
     readonly backend: Backend,
     private readonly host: CollectionHost,
   ) {
-    this.room = `c:${name}`;
+    this.room = roomOf(name);
   }
 
   /**

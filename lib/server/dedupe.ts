@@ -11,10 +11,12 @@
  * a resend runs again — the object's queue and the durable store's own record keep it from applying
  * twice.
  *
- * Memory is bounded in bytes at the moment of recording: an outcome is an id, a version and a code
- * (about `OUTCOME_BYTES`), never an object. A session keeps its last `perSession` outcomes (1 024:
- * about 120 KiB); all sessions together at most `maxTotal` (65 536: about 8 MiB), the sessions idle the
- * longest dropped first. Records outlive their session by `retentionMs`.
+ * Memory is bounded at the moment of recording: an outcome is an id, a version and a code (about
+ * `OUTCOME_BYTES`), never an object, and a session holding outcomes costs about `SESSION_BYTES` more. A
+ * session keeps its last `perSession` outcomes (1 024: about 100 KiB); all sessions together at most
+ * `maxTotal` (65 536), the sessions idle the longest dropped first: at most about 40 MiB, when each
+ * outcome is in a session of its own (measured by spec/lib/server/dedupe-memory.spec.ts, which checks
+ * PROTOCOL.md's figure). Records outlive their session by `retentionMs`.
  */
 import type { Id, WriteEvent } from '../protocol.js';
 
@@ -22,8 +24,11 @@ import type { Id, WriteEvent } from '../protocol.js';
 export type Outcome =
   { ok: true; kind: WriteEvent; id: Id; v: number } | { ok: false; code: string; message?: string };
 
-/** A rough upper bound of one recorded outcome's memory (Map entry, object, small strings). */
-export const OUTCOME_BYTES = 120;
+/** About one recorded outcome's memory (Map entry, object, small strings); measured ~75. */
+export const OUTCOME_BYTES = 80;
+
+/** About the memory of one session's records beside its outcomes (two Maps, the sid); measured ~400-460. */
+export const SESSION_BYTES = 450;
 
 /** Codes that say nothing final about a write: its request may be tried again. */
 const TRANSIENT = new Set(['timeout', 'unavailable', 'handler_error', 'busy', 'rate_limited']);

@@ -38,7 +38,7 @@ import type { NodeCallback } from '../settle.js';
 import { SocketIoTransport, type ListenTarget } from '../socketio/server-transport.js';
 import type { Connection, SessionPresence, TransportListener } from '../transport.js';
 import { BACKEND, isStore, type Backend } from './backend.js';
-import { ServerCollection, type CollectionHost } from './collection.js';
+import { roomOf, ServerCollection, type CollectionHost } from './collection.js';
 import { Egress } from './egress.js';
 import { Coalescer } from './coalescer.js';
 import { HandlerBackend } from './handler-backend.js';
@@ -49,7 +49,13 @@ import { DedupeTable } from './dedupe.js';
 import { Admission } from './admission.js';
 import { WritePipeline, type Reply, type WriteOp } from './pipeline.js';
 import { resolveOptions, type ResolvedOptions, type ServerOptions } from './options.js';
-import { answerFetch, answerList, answerSubscribe, answerUnsubscribe } from './reads.js';
+import {
+  answerFetch,
+  answerList,
+  answerSubscribe,
+  answerSubscribeUnknown,
+  answerUnsubscribe,
+} from './reads.js';
 import { serveClient } from './serve-client.js';
 import { Sessions } from './sessions.js';
 
@@ -71,6 +77,8 @@ export class ObjectSync extends Emitter<ServerEvents> implements CollectionHost,
   private readonly collections = new Map<string, ServerCollection>();
   /** How many collections `autoCollections` made (bounded by `maxAutoCollections`). */
   private autoMade = 0;
+  /** Per connection, the names it subscribed to while no collection had them (bounded like `autoMade`). */
+  private readonly unknownSubs = new WeakMap<Connection, Set<string>>();
   private readonly sessions: Sessions;
   private readonly transport: SocketIoTransport;
   private readonly admission: Admission;
@@ -106,6 +114,7 @@ export class ObjectSync extends Emitter<ServerEvents> implements CollectionHost,
       (sid) => this.ended(sid),
       // On several nodes a session may live on in another node's connection.
       (sid) => this.transport.askOtherNodes(sid),
+      this.options.sameUser,
     );
     this.transport = new SocketIoTransport(
       ioTarget,
@@ -135,7 +144,11 @@ export class ObjectSync extends Emitter<ServerEvents> implements CollectionHost,
       );
     }
     this.egress = egress = new Egress(this.transport, this.options.visible, this.coalescer, onError);
-    this.admission = new Admission(this.options.maxRequestsPerSecond, this.options.maxInFlight);
+    this.admission = new Admission(
+      this.options.maxRequestsPerSecond,
+      this.options.maxInFlight,
+      this.options.maxInFlightBytes,
+    );
     this.pipeline = new WritePipeline({
       dedupe: new DedupeTable(this.options.dedupeRetention),
       egress: this.egress,
@@ -336,6 +349,15 @@ export class ObjectSync extends Emitter<ServerEvents> implements CollectionHost,
     if (!checked.ok) return fail(checked.code);
     const coll = this.resolveCollection(checked.msg.c, event);
     if (!coll) return fail('unknown_collection');
+    // The server holds at most `maxInFlightBytes` of requests being processed; past it, `busy`.
+    const bytes = checked.bytes;
+    if (!this.admission.holdBytes(bytes)) return fail('busy');
+    let held = true;
+    const ended = (): void => {
+      if (!held) return;
+      held = false;
+      this.admission.releaseBytes(bytes);
+    };
     this.admission.enter(conn);
     let answered = false;
     const answerOnce = (payload: unknown): void => {
@@ -344,9 +366,14 @@ export class ObjectSync extends Emitter<ServerEvents> implements CollectionHost,
       this.admission.release(conn);
       reply(payload);
     };
-    const work = this.dispatch(event, checked.msg, coll, conn, answerOnce).catch((err: unknown) =>
+    const write = event === 'create' || event === 'update' || event === 'destroy';
+    const work = this.dispatch(event, checked.msg, coll, conn, answerOnce, ended).catch((err: unknown) =>
       answerOnce({ error: this.wireError(err) }),
     );
+    // A write's bytes are held until the write ended (`ended`, from the pipeline; a handler may
+    // outlive its answer); a read's until it is answered. A write that never reached the pipeline
+    // (an unknown collection's) ends with its answer too.
+    if (!write || coll === UNKNOWN) void work.then(ended);
     this.runningFor(conn.sid, work);
   }
 
@@ -367,14 +394,15 @@ export class ObjectSync extends Emitter<ServerEvents> implements CollectionHost,
     coll: ServerCollection | Unknown,
     conn: Connection,
     reply: Reply,
+    ended: () => void,
   ): Promise<void> {
-    if (coll === UNKNOWN) return reply(answerUnknown(event, msg));
+    if (coll === UNKNOWN) return reply(this.answerUnknown(event, msg, conn));
     switch (event) {
       case 'create':
       case 'update':
       case 'destroy': {
         const m = msg as RequestMap[typeof event];
-        return this.pipeline.client(coll, writeOp(event, m), m.q, conn, reply);
+        return this.pipeline.client(coll, writeOp(event, m), m.q, conn, reply, ended);
       }
       case 'fetch':
         return reply(await answerFetch(coll, msg as RequestMap['fetch'], conn.sid, this.egress));
@@ -383,19 +411,50 @@ export class ObjectSync extends Emitter<ServerEvents> implements CollectionHost,
       case 'sub':
         return reply(await answerSubscribe(coll, msg as RequestMap['sub'], conn, this.egress));
       case 'unsub':
+        this.unknownSubs.get(conn)?.delete(coll.name);
         return reply(answerUnsubscribe(coll, conn));
     }
   }
 
   /**
-   * The collection a request names. With `autoCollections` an unknown name is created by a write or
-   * a subscribe (at most `maxAutoCollections` of them), never by a read: reads of it answer as an
-   * empty collection.
+   * The answer to a request naming a collection `autoCollections` has not made: reads answer as an
+   * empty collection; a `sub` joins the collection's room (at most `maxAutoCollections` such names per
+   * connection, else `unknown_collection`), so its changes arrive once a create makes it; an update or
+   * destroy finds no object (`not_found`).
+   */
+  private answerUnknown(event: RequestEvent, msg: RequestMap[RequestEvent], conn: Connection): unknown {
+    const name = msg.c;
+    switch (event) {
+      case 'fetch':
+        return { r: (msg as RequestMap['fetch']).i.map(() => null) };
+      case 'list':
+        return { r: [] };
+      case 'sub': {
+        let names = this.unknownSubs.get(conn);
+        if (!names) this.unknownSubs.set(conn, (names = new Set()));
+        if (!names.has(name) && names.size >= this.options.maxAutoCollections)
+          return { error: toWireError(new SyncError('unknown_collection')) };
+        names.add(name);
+        return answerSubscribeUnknown(roomOf(name), msg as RequestMap['sub'], conn);
+      }
+      case 'unsub':
+        this.unknownSubs.get(conn)?.delete(name);
+        conn.leave(roomOf(name));
+        return {};
+      default:
+        return { error: toWireError(new SyncError('not_found')) };
+    }
+  }
+
+  /**
+   * The collection a request names. With `autoCollections` an unknown name is created by a `create`
+   * (at most `maxAutoCollections` of them), never by another request: those are answered as for an
+   * empty collection (see `answerUnknown`).
    */
   private resolveCollection(name: string, event: RequestEvent): ServerCollection | Unknown | undefined {
     const found = this.collections.get(name);
     if (found || !this.options.autoCollections) return found;
-    if (event === 'fetch' || event === 'list' || event === 'unsub') return UNKNOWN;
+    if (event !== 'create') return UNKNOWN;
     if (this.autoMade >= this.options.maxAutoCollections) return undefined;
     this.autoMade++;
     log('auto collection %s (%d of %d)', name, this.autoMade, this.options.maxAutoCollections);
@@ -420,13 +479,6 @@ export class ObjectSync extends Emitter<ServerEvents> implements CollectionHost,
 /** A collection `autoCollections` has not made (read requests of it answer as an empty collection). */
 const UNKNOWN = Symbol('unknown collection');
 type Unknown = typeof UNKNOWN;
-
-/** The answer to a read of a collection that does not exist yet. */
-function answerUnknown(event: RequestEvent, msg: RequestMap[RequestEvent]): unknown {
-  if (event === 'fetch') return { r: (msg as RequestMap['fetch']).i.map(() => null) };
-  if (event === 'list') return { r: [] };
-  return {};
-}
 
 /** A validated write request as the pipeline takes it. */
 function writeOp<E extends 'create' | 'update' | 'destroy'>(event: E, msg: RequestMap[E]): WriteOp {

@@ -5,6 +5,7 @@ import type { Namespace, Server, ServerOptions as IoServerOptions } from 'socket
 import type { Limits, StoredObject } from '../protocol.js';
 import { DEFAULT_CLIENT_PATH, DEFAULT_LIMITS, DEFAULT_PATH } from '../protocol.js';
 import type { Handshake } from '../socketio/server-transport.js';
+import { sameUser } from './sessions.js';
 
 export interface ServerOptions {
   /** socket.io path (default `/object-sync`). */
@@ -18,6 +19,13 @@ export interface ServerOptions {
    * value to refuse with `unauthorized`. The connection's `user` is what it returned.
    */
   authorize?: (handshake: Handshake) => unknown;
+  /**
+   * Whether two answers of `authorize` name the same user: a session is bound to the user of its
+   * first handshake, and a later handshake of it is accepted only for the same user. Default: identical;
+   * else equal `id` (string or number) when both are objects with one; else equal `sub` when both have
+   * one (a decoded token); else equal JSON text.
+   */
+  sameUser?: (a: unknown, b: unknown) => boolean;
   /**
    * Per-client visibility: `false` hides the object from that session in fetch and list answers and
    * in broadcasts; an object that stops being visible is removed from that client. Must be synchronous.
@@ -61,14 +69,24 @@ export interface ServerOptions {
   /** How long a session outlives its last dropped connection (ms, default 5 000). */
   sessionTimeout?: number;
   /**
-   * Create unknown collections on first write or subscribe, with a `MemoryStore` (default false:
-   * `unknown_collection`). Reads never create one (they answer as an empty collection).
+   * Create unknown collections on their first `create`, with a `MemoryStore` (default false:
+   * `unknown_collection`). Other requests never create one (they answer as an empty collection; a
+   * subscribe gets the changes once a create makes it).
    */
   autoCollections?: boolean;
-  /** Most collections `autoCollections` creates; beyond, `unknown_collection` (default 1 000). */
+  /**
+   * Most collections `autoCollections` creates, and most names not created yet one connection
+   * subscribes to; beyond, `unknown_collection` (default 1 000).
+   */
   maxAutoCollections?: number;
   /** Most unanswered requests per connection before `busy` (default 64; clients send at most 32). */
   maxInFlight?: number;
+  /**
+   * Most bytes of requests being processed by the whole server (their payloads' estimated JSON size,
+   * from admission until their work ended); past it a new request is answered `busy` at once
+   * (default 64 MiB).
+   */
+  maxInFlightBytes?: number;
   /**
    * Coalesce broadcasts: the changes of one tick leave as one frame per connection (default, `true`
    * or `0`); a number waits that many ms to gather more; `false` sends one frame per change. With
@@ -90,6 +108,7 @@ export interface ResolvedOptions {
   path: string;
   namespace: string | Namespace | undefined;
   authorize: ServerOptions['authorize'];
+  sameUser: (a: unknown, b: unknown) => boolean;
   visible: ServerOptions['visible'];
   handlerTimeout: number;
   limits: Limits;
@@ -106,6 +125,7 @@ export interface ResolvedOptions {
   autoCollections: boolean;
   maxAutoCollections: number;
   maxInFlight: number;
+  maxInFlightBytes: number;
   dedupeRetention: number;
   /** Coalescing window in ms (0: one tick), or `false`. */
   coalesce: number | false;
@@ -121,6 +141,7 @@ export function resolveOptions(options: ServerOptions = {}): ResolvedOptions {
     path: options.path ?? DEFAULT_PATH,
     namespace: options.namespace,
     authorize: options.authorize,
+    sameUser: options.sameUser ?? sameUser,
     visible: options.visible,
     handlerTimeout: positive('handlerTimeout', options.handlerTimeout ?? 10_000),
     limits,
@@ -140,6 +161,7 @@ export function resolveOptions(options: ServerOptions = {}): ResolvedOptions {
     autoCollections: options.autoCollections ?? false,
     maxAutoCollections: positive('maxAutoCollections', options.maxAutoCollections ?? 1000),
     maxInFlight: positive('maxInFlight', options.maxInFlight ?? 64),
+    maxInFlightBytes: positive('maxInFlightBytes', options.maxInFlightBytes ?? 64 * 1024 * 1024),
     dedupeRetention: positive('dedupeRetention', options.dedupeRetention ?? 10 * 60_000),
     epoch: options.epoch,
     coalesce:
@@ -152,7 +174,7 @@ export function resolveOptions(options: ServerOptions = {}): ResolvedOptions {
   if (resolved.clientPath.startsWith(`${resolved.path}/`) || resolved.clientPath === resolved.path) {
     throw new TypeError(`clientPath must lie outside the socket.io path ${resolved.path}`);
   }
-  for (const fn of ['authorize', 'visible'] as const) {
+  for (const fn of ['authorize', 'sameUser', 'visible'] as const) {
     if (resolved[fn] !== undefined && typeof resolved[fn] !== 'function')
       throw new TypeError(`${fn} must be a function`);
   }

@@ -79,18 +79,55 @@ const TIMEOUT = (): SyncError => new SyncError('timeout');
 export class WritePipeline {
   constructor(private readonly deps: PipelineDeps) {}
 
-  /** A client's write: applied at most once, answered once through `reply`. */
-  async client(coll: WriteTarget, op: WriteOp, seq: number, conn: Connection, reply: Reply): Promise<void> {
+  /**
+   * A client's write: applied at most once, answered once through `reply`. `ended` is called once,
+   * when nothing of the write runs any more (after the answer when a handler outlived its timeout).
+   */
+  async client(
+    coll: WriteTarget,
+    op: WriteOp,
+    seq: number,
+    conn: Connection,
+    reply: Reply,
+    ended: () => void = () => undefined,
+  ): Promise<void> {
+    let handedOver = false;
+    try {
+      handedOver = await this.clientWrite(coll, op, seq, conn, reply, ended);
+    } finally {
+      if (!handedOver) ended();
+    }
+  }
+
+  /** `client`; true when `ended` was handed over (to a running write, or a second attempt). */
+  private async clientWrite(
+    coll: WriteTarget,
+    op: WriteOp,
+    seq: number,
+    conn: Connection,
+    reply: Reply,
+    ended: () => void,
+  ): Promise<boolean> {
     const { dedupe, egress } = this.deps;
     const claim = dedupe.claim(conn.sid, seq);
     const send = (payload: unknown): void => egress.answer(conn, () => reply(payload));
-    if (claim.state === 'done') return this.replay(coll, op, claim.outcome, conn, send);
+    if (claim.state === 'done') {
+      await this.replay(coll, op, claim.outcome, conn, send);
+      return false;
+    }
     if (claim.state === 'running') {
       const outcome = await withTimeout(claim.done, this.deps.timeoutMs).catch(() => null);
-      if (outcome === null) return send({ error: this.deps.wireError(TIMEOUT()) });
+      if (outcome === null) {
+        send({ error: this.deps.wireError(TIMEOUT()) });
+        return false;
+      }
       // The first attempt ended without a final outcome (timeout, store failure): try again.
-      if (outcome === undefined) return this.client(coll, op, seq, conn, reply);
-      return this.replay(coll, op, outcome, conn, send);
+      if (outcome === undefined) {
+        await this.client(coll, op, seq, conn, reply, ended);
+        return true;
+      }
+      await this.replay(coll, op, outcome, conn, send);
+      return false;
     }
     const request = { sid: conn.sid, seq, kind: op.kind };
     let answered = false;
@@ -110,15 +147,18 @@ export class WritePipeline {
     );
     // The record is settled when the write really ended, not at the requester's deadline: a resend
     // meanwhile waits for it instead of applying it a second time.
-    void work.then(
-      (outcome) => dedupe.settle(conn.sid, seq, outcome),
-      (err: unknown) => dedupe.settle(conn.sid, seq, { ok: false, ...toWireError(err) }),
-    );
+    void work
+      .then(
+        (outcome) => dedupe.settle(conn.sid, seq, outcome),
+        (err: unknown) => dedupe.settle(conn.sid, seq, { ok: false, ...toWireError(err) }),
+      )
+      .finally(ended);
     try {
       await this.deadline(work, waiter, coll);
     } catch (err) {
       answer({ error: this.deps.wireError(err) });
     }
+    return true;
   }
 
   /** A server-side write (`sid` null): resolves with what was applied, or rejects. */

@@ -76,8 +76,7 @@ export async function answerSubscribe(
 ): Promise<AnswerMap['sub']> {
   conn.join(coll.room);
   const sid = conn.sid;
-  const inRange = (id: Id): boolean =>
-    (msg.k === undefined || compareIds(id, msg.k) > 0) && (msg.t === undefined || compareIds(id, msg.t) <= 0);
+  const inRange = (id: Id): boolean => inPage(id, msg);
   const entries = coll.backend.list
     ? await coll.backend.list(undefined, sid)
     : await fetchHeld(coll.backend, msg.h, sid);
@@ -106,6 +105,29 @@ export async function answerSubscribe(
     if (!present.has(idKey(id))) records.push({ k: 'd', i: id });
   }
   return end === undefined ? { r: records } : { r: records, k: end };
+}
+
+/** Whether an id lies in the range a `sub` page asks for (after `k`, up to and with `t`). */
+function inPage(id: Id, msg: RequestMap['sub']): boolean {
+  return (
+    (msg.k === undefined || compareIds(id, msg.k) > 0) && (msg.t === undefined || compareIds(id, msg.t) <= 0)
+  );
+}
+
+/**
+ * Subscribe to a collection that does not exist yet (`autoCollections`): joins its room, so the
+ * changes reach the connection once a create makes it, and answers as an empty collection (a removal
+ * for every held id of the page's range).
+ */
+export function answerSubscribeUnknown(
+  room: string,
+  msg: RequestMap['sub'],
+  conn: Connection,
+): AnswerMap['sub'] {
+  conn.join(room);
+  const r: ChangeRecord[] = [];
+  for (const [id] of msg.h) if (inPage(id, msg)) r.push({ k: 'd', i: id });
+  return { r };
 }
 
 /** Unsubscribe: the connection leaves the collection's room. */

@@ -26,8 +26,8 @@ export class Session {
 
   constructor(
     readonly sid: string,
-    /** What `authorize` answered at the session's first handshake. */
-    readonly user: unknown,
+    /** What `authorize` answered at the session's latest handshake (the same user as its first). */
+    public user: unknown,
   ) {}
 }
 
@@ -40,16 +40,18 @@ export class Sessions {
     private readonly onEnd: (sid: string) => void,
     /** What the other nodes answer about a session (their `query`). */
     private readonly elsewhere: (sid: string) => Promise<SessionPresence[]> = async () => [],
+    /** Whether two answers of `authorize` name the same user. */
+    private readonly isSameUser: (a: unknown, b: unknown) => boolean = sameUser,
   ) {}
 
   /**
    * Whether a handshake of `sid` by `user` may join the session: a session is bound to the user of
    * its first handshake, so a later handshake with the session's secret and another user's
-   * credentials is refused (users compare by identity, then by their JSON).
+   * credentials is refused (users compare by the server option `sameUser`, see `sameUser` below).
    */
   accepts(sid: string, user: unknown): boolean {
     const session = this.sessions.get(sid);
-    if (!session || sameUser(session.user, user)) return true;
+    if (!session || this.isSameUser(session.user, user)) return true;
     log('%s refused: unauthorized (bound to another user)', sid);
     return false;
   }
@@ -61,7 +63,7 @@ export class Sessions {
     if (!session) {
       session = new Session(conn.sid, conn.user);
       this.sessions.set(conn.sid, session);
-    }
+    } else session.user = conn.user; // accepted as the same user: its latest answer (a refreshed token)
     clearTimeout(session.endTimer);
     session.endTimer = undefined;
     session.connections.add(conn);
@@ -162,9 +164,28 @@ export class Sessions {
   }
 }
 
-/** Whether two answers of `authorize` name the same user. */
-function sameUser(a: unknown, b: unknown): boolean {
+/** A user's `id` or `sub` when it is a string or a number. */
+function key(user: object, name: 'id' | 'sub'): string | number | undefined {
+  const value = (user as Record<string, unknown>)[name];
+  return typeof value === 'string' || typeof value === 'number' ? value : undefined;
+}
+
+/**
+ * Whether two answers of `authorize` name the same user (the default of the server option
+ * `sameUser`): when they are identical (`===`); else, when both are objects with an `id` (a string or
+ * a number), when their ids are equal; else, when both have a `sub` (a decoded token), when their subs
+ * are equal; else when their JSON texts are equal. So a token refreshed between two handshakes (a new
+ * `iat` or `exp`) is still the same user.
+ */
+export function sameUser(a: unknown, b: unknown): boolean {
   if (a === b) return true;
+  if (a !== null && b !== null && typeof a === 'object' && typeof b === 'object') {
+    for (const name of ['id', 'sub'] as const) {
+      const ka = key(a, name);
+      const kb = key(b, name);
+      if (ka !== undefined && kb !== undefined) return ka === kb;
+    }
+  }
   try {
     return JSON.stringify(a) === JSON.stringify(b);
   } catch {

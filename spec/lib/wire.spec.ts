@@ -170,7 +170,10 @@ describe('the wire', () => {
     const first = ask(socket, 'create', { q: 1, o: {} });
     const second = ask(socket, 'create', { q: 2, o: {} });
     expect(await ask(socket, 'create', { q: 3, o: {} })).to.deep.equal({
-      error: { code: 'busy', message: 'Too many requests are in flight on this connection.' },
+      error: {
+        code: 'busy',
+        message: 'Too many requests are in flight (on this connection, or on the server).',
+      },
     });
     expect((await first).error.code).to.equal('timeout');
     expect((await second).error.code).to.equal('timeout');

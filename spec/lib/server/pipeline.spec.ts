@@ -280,6 +280,42 @@ describe('the write pipeline', () => {
     expect(collections.size).to.equal(6);
   });
 
+  it('creates no collection on a sub, update or destroy with autoCollections; a sub gets the changes once a create makes it (regression: subs used up maxAutoCollections)', async () => {
+    const server = await startServer(undefined, { autoCollections: true, maxAutoCollections: 3 });
+    const a = raw(server, 'raw-session-auto-names-1');
+    const b = raw(server, 'raw-session-auto-names-2');
+    await Promise.all([a.ready, b.ready]);
+    const collections = (server.sync as any).collections as Map<string, unknown>;
+    const heard: Array<[unknown[], string]> = [];
+    a.socket.on('ch', (wire: unknown[], name: string) => heard.push([wire, name]));
+    // Subscribed to names no collection has: answered as empty (held ids are gone), none is created.
+    for (let i = 0; i < 3; i++)
+      expect(await ask(a.socket, 'sub', { c: `s${i}`, h: [[1, 2]] })).to.deep.equal({
+        r: [{ k: 'd', i: 1 }],
+      });
+    // A connection subscribes to at most maxAutoCollections such names at once.
+    expect((await ask(a.socket, 'sub', { c: 's3', h: [] })).error.code).to.equal('unknown_collection');
+    expect(await ask(a.socket, 'unsub', { c: 's2' })).to.deep.equal({});
+    expect(await ask(a.socket, 'sub', { c: 's3', h: [] })).to.deep.equal({ r: [] });
+    for (let i = 0; i < 20; i++) {
+      expect(
+        (await ask(b.socket, 'update', { c: `u${i}`, q: 2 * i + 1, i: 1, s: { x: 1 } })).error.code,
+      ).to.equal('not_found');
+      expect((await ask(b.socket, 'destroy', { c: `u${i}`, q: 2 * i + 2, i: 1 })).error.code).to.equal(
+        'not_found',
+      );
+    }
+    expect(collections.size).to.equal(1);
+    // The quota is whole for creates, and the subscriber of s0 hears its first object; s2 was left.
+    for (const [at, name] of ['s0', 's2', 'new'].entries()) {
+      const created = await ask(b.socket, 'create', { c: name, q: 100 + at, o: { n: name } });
+      expect(created.r, JSON.stringify(created)).to.include({ k: 'c' });
+    }
+    expect(collections.size).to.equal(4);
+    await ask(a.socket, 'fetch', { c: 's0', i: [1] }); // answered after the change was sent to a
+    expect(heard.map(([wire, name]) => [name, fromWire(wire[0])!.k])).to.deep.equal([['s0', 'c']]);
+  });
+
   it('runs a request read with its session’s disconnect before disconnect(sid) fires (regression: ghost players)', async () => {
     const store = new MemoryStore();
     const order: string[] = [];

@@ -1,0 +1,76 @@
+/**
+ * A session is bound to its first handshake's user, compared by the server option `sameUser` (break
+ * report, finding 5: users were compared by JSON text, so an `authorize` answering the decoded token
+ * refused the same user after a token refresh and a reconnect, and the page stayed `refused`).
+ */
+import { expect } from 'chai';
+import type { Socket } from 'socket.io-client';
+import type { ObjectSync as Client } from '../../../lib/client/index.js';
+import type { Handshake } from '../../../lib/socketio/server-transport.js';
+import { sameUser } from '../../../lib/server/sessions.js';
+import { cleanup, connectClient, startServer, waitFor, waitUntil } from '../../support/harness.js';
+
+/** "jwt.verify": a token `name.issued` decodes to `{ sub: name, iat: issued }`. */
+function decode(handshake: Handshake): { sub: string; iat: number } {
+  const [sub, iat] = String(handshake.auth.token).split('.');
+  return { sub: sub!, iat: Number(iat) };
+}
+
+/** Drops a client's connection as a network blip would (not a deliberate leave). */
+function drop(client: Client): void {
+  (client as unknown as { socket: Socket }).socket.io.engine.close();
+}
+
+describe('session user across a token refresh', () => {
+  afterEach(cleanup);
+
+  it('compares users by id, else sub, else JSON', () => {
+    expect(sameUser('alice', 'alice')).to.equal(true);
+    expect(sameUser('alice', 'bob')).to.equal(false);
+    expect(sameUser({ id: 7, name: 'a' }, { id: 7, name: 'b' })).to.equal(true);
+    expect(sameUser({ id: 7, sub: 'x' }, { id: 8, sub: 'x' })).to.equal(false);
+    expect(sameUser({ sub: 'alice', iat: 1 }, { sub: 'alice', iat: 2 })).to.equal(true);
+    expect(sameUser({ sub: 'alice', iat: 1 }, { sub: 'bob', iat: 1 })).to.equal(false);
+    expect(sameUser({ id: 7 }, { sub: 7 })).to.equal(false);
+    expect(sameUser({ name: 'a', roles: [1] }, { name: 'a', roles: [1] })).to.equal(true);
+    expect(sameUser({ name: 'a' }, { name: 'b' })).to.equal(false);
+  });
+
+  it('accepts the same user with a refreshed token after a reconnect; another user stays refused', async () => {
+    const server = await startServer(undefined, { authorize: decode });
+    let issued = 0;
+    let name = 'alice';
+    const started = waitFor<[string]>(server.sync, 'connect');
+    const page = await connectClient(server, { auth: () => ({ token: `${name}.${++issued}` }) });
+    const [sid] = await started;
+    await page.save({ n: 1 });
+    expect(server.sync.user(sid)).to.deep.equal({ sub: 'alice', iat: 1 });
+
+    drop(page);
+    const saved = page.save({ n: 2 }); // queued while the connection is down
+    await waitUntil(page, ['status'], () => page.status.state !== 'connected');
+    await waitUntil(page, ['status'], () => ['connected', 'refused'].includes(page.status.state));
+    expect(page.status.state, page.status.error?.code).to.equal('connected');
+    await saved;
+    expect(server.sync.user(sid)).to.deep.equal({ sub: 'alice', iat: 2 }); // its latest answer
+    expect((await server.sync.list()).map((o) => o.n).sort()).to.deep.equal([1, 2]);
+
+    name = 'eve'; // the same session secret with another user's token
+    drop(page);
+    await waitUntil(page, ['status'], () => page.status.state === 'refused');
+    expect(page.status.error?.code).to.equal('unauthorized');
+    expect(server.sync.user(sid)).to.deep.equal({ sub: 'alice', iat: 2 });
+  });
+
+  it('uses the sameUser option when given', async () => {
+    const server = await startServer(undefined, {
+      authorize: decode,
+      sameUser: (a, b) => JSON.stringify(a) === JSON.stringify(b), // the old rule: every refresh is another user
+    });
+    let issued = 0;
+    const page = await connectClient(server, { auth: () => ({ token: `alice.${++issued}` }) });
+    drop(page);
+    await waitUntil(page, ['status'], () => page.status.state === 'refused');
+    expect(page.status.error?.code).to.equal('unauthorized');
+  });
+});
