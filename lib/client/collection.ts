@@ -226,6 +226,8 @@ export class ClientCollection extends Emitter<CollectionEvents> {
       (ack) => ({ result: undefined, effect: this.map.apply(ack.r) }),
       undefined,
       id,
+      undefined,
+      () => !this.pending.has(keyOf(id)),
     );
     return out.promise;
   }
@@ -505,6 +507,10 @@ export class ClientCollection extends Emitter<CollectionEvents> {
         this.update(obj, out, tag, true);
         return true;
       },
+      () => {
+        const now = this.pending.get(key);
+        return !now || now[now.length - 1] === write;
+      },
     );
     return write;
   }
@@ -546,6 +552,11 @@ export class ClientCollection extends Emitter<CollectionEvents> {
     id?: Id,
     /** Sees a failure first; `true`: it took the write over (nothing else happens). */
     intercept?: (failure: SyncError) => boolean,
+    /**
+     * Whether an update or destroy may go again after a timeout: not once a later write of its object
+     * was sent (it would be applied after that one).
+     */
+    last: () => boolean = () => true,
   ): void {
     const body = this.envelope({ ...payload, q: this.sender.nextSeq() });
     const late = (ack: unknown): void => {
@@ -571,7 +582,7 @@ export class ClientCollection extends Emitter<CollectionEvents> {
         // attempt's outcome once that attempt has ended (after a restart, from a durable store's
         // record) — for a create the only way to learn its id, for any write the server's state
         // after it (a plain read could come before the write lands).
-        if (UNKNOWN_OUTCOME.has(failure.code) && attempts < WRITE_ATTEMPTS) {
+        if (UNKNOWN_OUTCOME.has(failure.code) && attempts < WRITE_ATTEMPTS && last()) {
           if (failure.code === 'timeout') return attempt();
           // A server shutting down answers at once: the next attempt goes on the next connection.
           return void this.parked.push({
