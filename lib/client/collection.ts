@@ -445,7 +445,8 @@ export class ClientCollection extends Emitter<CollectionEvents> {
     const named = (key: string): boolean =>
       pending.some((w) => Object.prototype.hasOwnProperty.call(w.set, key) || w.unset.includes(key));
     const base = !whole && this.knowsServerState(id) ? this.map.confirmed(id) : undefined;
-    const d = writeDiff(base, this.withRemovals(obj), named);
+    const given = this.withRemovals(obj);
+    const d = writeDiff(base, given, named);
     // Given properties left out because the copy already has them: the server checks that the copy
     // is still current (`e`), else answers `stale` and the write goes again with all of them.
     const elided =
@@ -469,6 +470,11 @@ export class ClientCollection extends Emitter<CollectionEvents> {
       const at = list.indexOf(write);
       if (at >= 0) list.splice(at, 1);
       if (list.length === 0 && this.pending.get(key) === list) this.pending.delete(key);
+    };
+    // Whether this is still the latest write of its object (none sent after it).
+    const isLast = (): boolean => {
+      const now = this.pending.get(key);
+      return !now || now[now.length - 1] === write;
     };
     // Once a write is answered, what it named is, on the live object too, the expected state: the
     // application may have edited the live object before saving it, and a key whose confirmed value
@@ -502,15 +508,14 @@ export class ClientCollection extends Emitter<CollectionEvents> {
       fail,
       id,
       (failure) => {
-        if (failure.code !== 'stale' || !elided) return false;
+        // Again with every given property — unless a later write of the object was sent already
+        // (this one would then land after it): the caller gets `stale` (nothing was applied).
+        if (failure.code !== 'stale' || !elided || !isLast()) return false;
         release();
-        this.update(obj, out, tag, true);
+        this.update(given as StoredObject, out, tag, true);
         return true;
       },
-      () => {
-        const now = this.pending.get(key);
-        return !now || now[now.length - 1] === write;
-      },
+      isLast,
     );
     return write;
   }

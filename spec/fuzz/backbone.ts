@@ -450,6 +450,12 @@ export async function runBackbone(
         );
       if (op.code === 'not_found')
         return !remote.some((r) => r.t0 <= t1) && !ops.some((o) => o.kind === 'destroy' && o.t0 <= t1);
+      // A save that left out what its copy had, overtaken by a later write of the same model from
+      // the same page (README, "What a save sends").
+      if (op.code === 'stale')
+        return !ops.some(
+          (o) => o.page === op.page && o.kind === 'save' && o.id === op.id && o.n > op.n && o.t0 <= t1,
+        );
       return true;
     });
     if (unexplained.length)

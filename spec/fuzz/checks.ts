@@ -441,6 +441,20 @@ function checkExplained(rec: Recording, fail: Fail): void {
       case 'unavailable':
         ok = restart || slow;
         break;
+      case 'stale':
+        // An update that left out what its copy had, overtaken by a later write of the same object
+        // from the same client (README, "What a save sends").
+        ok =
+          op.kind === 'update' &&
+          rec.ops.some(
+            (o) =>
+              o.client === op.client &&
+              o.kind === 'update' &&
+              o.target === op.target &&
+              o.n > op.n &&
+              o.t0 <= t1,
+          );
+        break;
       case 'unsubscribed':
         ok =
           op.kind === 'sub' &&
