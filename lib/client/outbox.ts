@@ -178,17 +178,18 @@ export class Outbox {
 
   private pump(): void {
     if (!this.ready) return;
-    const now = performance.now();
+    let now = 0;
     let next = Infinity;
-    const waiting = new Set<string>();
+    // Objects with a write waiting to go again (made only when there is one: the common case sends).
+    let waiting: Set<string> | undefined;
     for (const slot of this.slots) {
       if (this.sending >= this.maxInFlight) return;
       if (slot.sent) continue;
-      const of = target(slot.item);
-      if (slot.notBefore > now) {
+      if (slot.notBefore > 0 && slot.notBefore > (now ||= performance.now())) {
         next = Math.min(next, slot.notBefore);
-        if (of !== undefined) waiting.add(of);
-      } else if (of === undefined || !waiting.has(of)) {
+        const of = target(slot.item);
+        if (of !== undefined) (waiting ??= new Set()).add(of);
+      } else if (waiting === undefined || !waiting.has(target(slot.item) ?? '')) {
         this.send(slot);
       }
     }
