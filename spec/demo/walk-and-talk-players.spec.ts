@@ -5,33 +5,10 @@
  * also make any number of players.
  */
 import { expect } from 'chai';
-import { randomBytes } from 'node:crypto';
-import { io as rawIo, type Socket } from 'socket.io-client';
+import type { Socket } from 'socket.io-client';
 import { playersCollection } from '../../demo/walk-and-talk/players.js';
-import { PROTOCOL_VERSION } from '../../lib/index.js';
 import { cleanup, startServer, type Running } from '../support/harness.js';
-
-const raws: Socket[] = [];
-
-/** A raw connection with a session secret of its own, connected. */
-async function raw(server: Running): Promise<Socket> {
-  const socket = rawIo(server.url, {
-    path: '/object-sync',
-    transports: ['websocket'],
-    reconnection: false,
-    auth: { osSession: randomBytes(18).toString('base64url'), osProtocol: PROTOCOL_VERSION },
-  });
-  raws.push(socket);
-  await new Promise<void>((resolve, reject) => {
-    socket.once('connect', () => resolve());
-    socket.once('connect_error', reject);
-  });
-  return socket;
-}
-
-function ask(socket: Socket, event: string, payload: unknown): Promise<any> {
-  return socket.timeout(5000).emitWithAck(event, payload);
-}
+import { ask, closeRaws, connectRaw } from '../support/raw.js';
 
 describe('walk and talk: the players guard', () => {
   let server: Running;
@@ -43,7 +20,7 @@ describe('walk and talk: the players guard', () => {
   });
 
   afterEach(async () => {
-    for (const socket of raws.splice(0)) socket.close();
+    closeRaws();
     await cleanup();
   });
 
@@ -54,7 +31,7 @@ describe('walk and talk: the players guard', () => {
   }
 
   it('refuses an update that removes owner, x, y or avatar; says may go', async () => {
-    const page = await raw(server);
+    const page = await connectRaw(server);
     const id = await join(page);
     for (const removed of [['owner'], ['x'], ['y'], ['avatar'], ['owner', 'x', 'y', 'avatar']]) {
       const answer = await ask(page, 'update', { c: 'players', q: ++q, i: id, u: removed });
@@ -73,7 +50,7 @@ describe('walk and talk: the players guard', () => {
   });
 
   it('lets a page have one player at a time, also with creates sent together', async () => {
-    const page = await raw(server);
+    const page = await connectRaw(server);
     const answers = await Promise.all(
       [1, 2, 3].map((avatar) => ask(page, 'create', { c: 'players', q: ++q, o: { x: 20, y: 20, avatar } })),
     );
@@ -83,7 +60,7 @@ describe('walk and talk: the players guard', () => {
       expect(answer).to.have.nested.property('error.code', 'forbidden');
     const again = await ask(page, 'create', { c: 'players', q: ++q, o: { x: 30, y: 30, avatar: 3 } });
     expect(again).to.have.nested.property('error.code', 'forbidden');
-    const other = await raw(server);
+    const other = await connectRaw(server);
     await join(other); // another page still joins
     expect(await ask(page, 'destroy', { c: 'players', q: ++q, i: made[0].r.i })).to.have.property('r');
     await join(page); // and a page whose player is gone joins again

@@ -4,35 +4,13 @@
  * from 7 to 591 MB; nothing bounded the sum).
  */
 import { expect } from 'chai';
-import { randomBytes } from 'node:crypto';
-import { io as rawIo, type Socket } from 'socket.io-client';
-import { MemoryStore, PROTOCOL_VERSION, type Handlers, type SyncObject } from '../../../lib/index.js';
-import { cleanup, startServer, type Running } from '../../support/harness.js';
-
-const raws: Socket[] = [];
-
-async function raw(server: Running): Promise<Socket> {
-  const socket = rawIo(server.url, {
-    path: '/object-sync',
-    transports: ['websocket'],
-    reconnection: false,
-    auth: { osSession: randomBytes(18).toString('base64url'), osProtocol: PROTOCOL_VERSION },
-  });
-  raws.push(socket);
-  await new Promise<void>((resolve, reject) => {
-    socket.once('connect', () => resolve());
-    socket.once('connect_error', reject);
-  });
-  return socket;
-}
-
-function ask(socket: Socket, event: string, payload: unknown): Promise<any> {
-  return socket.timeout(5000).emitWithAck(event, payload);
-}
+import { MemoryStore, type Handlers, type SyncObject } from '../../../lib/index.js';
+import { cleanup, startServer } from '../../support/harness.js';
+import { ask, closeRaws, connectRaw } from '../../support/raw.js';
 
 describe('maxInFlightBytes', () => {
   afterEach(async () => {
-    for (const socket of raws.splice(0)) socket.close();
+    closeRaws();
     await cleanup();
   });
 
@@ -56,7 +34,7 @@ describe('maxInFlightBytes', () => {
     };
     const server = await startServer(handlers, { maxInFlightBytes: 10_000, handlerTimeout: 200 });
     const { id } = await store.create({ n: 0 });
-    const [a, b] = await Promise.all([raw(server), raw(server)]);
+    const [a, b] = await Promise.all([connectRaw(server), connectRaw(server)]);
     const big = 'x'.repeat(6_000);
 
     const slow = ask(a, 'update', { q: 1, i: id, s: { big } });
