@@ -94,25 +94,34 @@ export async function fuzz(
       const { failures, reached } = check(rec);
       options.tally.add(reached, failures);
       options.onRun?.(config, commands, failures);
-      const masked = options.unless && failures.some((f) => options.unless!.includes(f.kind));
-      const counted = masked
-        ? []
-        : options.only
-          ? failures.filter((f) => options.only!.includes(f.kind))
-          : failures;
-      if (counted.length > 0 && !options.survey) {
-        throw new Error(counted.map((f) => `${f.kind}: ${f.detail}`).join('\n'));
-      }
+      failIfCounted(options, failures);
     },
   );
-  return fc.check(property, {
+  return fc.check(property, checkParameters(options));
+}
+
+/** Throws (the run fails) when a failure counts: not masked by `unless`, kept by `only`, no survey. */
+function failIfCounted(options: FuzzOptions, failures: Failure[]): void {
+  const masked = options.unless && failures.some((f) => options.unless!.includes(f.kind));
+  const counted = masked
+    ? []
+    : options.only
+      ? failures.filter((f) => options.only!.includes(f.kind))
+      : failures;
+  if (counted.length > 0 && !options.survey)
+    throw new Error(counted.map((f) => `${f.kind}: ${f.detail}`).join('\n'));
+}
+
+/** fast-check's parameters for a run of these options. */
+function checkParameters(options: FuzzOptions): fc.Parameters<any> {
+  return {
     numRuns: options.runs,
     seed: options.seed,
     path: options.path,
     endOnFailure: !options.shrink,
     interruptAfterTimeLimit: options.timeLimitMs,
     markInterruptAsFailure: false,
-  });
+  };
 }
 
 /** A failing run as people read it: the seed and path to replay it, the commands, what broke. */
@@ -155,23 +164,9 @@ export async function fuzzBackbone(
         },
         failures,
       );
-      const masked = options.unless && failures.some((f) => options.unless!.includes(f.kind));
-      const counted = masked
-        ? []
-        : options.only
-          ? failures.filter((f) => options.only!.includes(f.kind))
-          : failures;
       options.onRun?.(config, commands, failures);
-      if (counted.length > 0 && !options.survey)
-        throw new Error(counted.map((f) => `${f.kind}: ${f.detail}`).join('\n'));
+      failIfCounted(options, failures);
     },
   );
-  return fc.check(property, {
-    numRuns: options.runs,
-    seed: options.seed,
-    path: options.path,
-    endOnFailure: !options.shrink,
-    interruptAfterTimeLimit: options.timeLimitMs,
-    markInterruptAsFailure: false,
-  });
+  return fc.check(property, checkParameters(options));
 }
