@@ -199,9 +199,7 @@ export class WritePipeline {
           return recalled;
         }
       }
-      if (op.kind !== 'create' && waiter.origin) await this.checkExists(coll, op.id, waiter.origin.sid);
-      if (op.kind === 'update' && op.elided && waiter.origin)
-        await this.checkBase(coll, op, waiter.origin.sid);
+      if (op.kind !== 'create' && waiter.origin) await this.checkCurrent(coll, op, waiter.origin.sid);
       const applied = await this.apply(coll.backend, op, waiter.origin?.sid ?? null, {
         ...(request ? { request } : {}),
         signal,
@@ -260,24 +258,25 @@ export class WritePipeline {
     }
   }
 
-  /** With `visible`: an object hidden from the writer does not exist for it (`not_found`, as a missing id). */
-  private async checkExists(coll: WriteTarget, id: Id, sid: string): Promise<void> {
-    if (!this.deps.egress.filters) return;
-    const [entry] = await coll.backend.fetch([id], sid);
-    if (!entry || !this.deps.egress.sees(entry.obj, sid)) throw new SyncError('not_found');
-  }
-
   /**
-   * An update that left out properties its sender's copy already had (`e`) holds only if that copy is
-   * the object's state now (version `b`); else nothing is applied (`stale`) and the client sends them.
+   * What a client's update or destroy needs of the object as it is now, read once in its queue:
+   * - with `visible`, an object hidden from the writer does not exist for it (`not_found`, as a
+   *   missing id);
+   * - an update that left out properties its sender's copy already had (`e`) holds only if that copy
+   *   is the object's state now (version `b`); else nothing is applied (`stale`) and the client sends
+   *   them.
    */
-  private async checkBase(
+  private async checkCurrent(
     coll: WriteTarget,
-    op: Extract<WriteOp, { kind: 'update' }>,
+    op: Exclude<WriteOp, { kind: 'create' }>,
     sid: string,
   ): Promise<void> {
+    const filters = this.deps.egress.filters;
+    const elided = op.kind === 'update' && op.elided === true;
+    if (!filters && !elided) return;
     const [entry] = await coll.backend.fetch([op.id], sid);
-    if (entry && entry.v !== op.base) throw new SyncError('stale');
+    if (filters && (!entry || !this.deps.egress.sees(entry.obj, sid))) throw new SyncError('not_found');
+    if (elided && entry && entry.v !== op.base) throw new SyncError('stale');
   }
 
   /** A fresh write's answer, as the requester may see it. */
