@@ -29,7 +29,7 @@ import type {
 import { DEFAULT_COLLECTION, isErrorAck, isValidId } from '../protocol.js';
 import type { NodeCallback } from '../settle.js';
 import { Outcome } from './outcome.js';
-import { subPage } from './resync.js';
+import { HeldVersions } from './resync.js';
 import { IdentityMap, keyOf, type Effect } from './identity-map.js';
 
 const log = logger('client:resync');
@@ -296,15 +296,20 @@ export class ClientCollection extends Emitter<CollectionEvents> {
       const effects = { create: 0, update: 0, destroy: 0, gap: 0, none: 0 };
       stats = { started: performance.now(), pages: 0, records: 0, effects };
     }
-    this.resyncPage(run, undefined, stats);
+    this.resyncPage(run, new HeldVersions(this.map.versions()), undefined, stats);
   }
 
-  private resyncPage(run: number, cursor: Id | undefined, stats: ResyncStats | undefined): void {
-    const page = subPage(this.map.versions(), cursor);
+  private resyncPage(
+    run: number,
+    held: HeldVersions,
+    cursor: Id | undefined,
+    stats: ResyncStats | undefined,
+  ): void {
+    const page = held.page(cursor);
     const done = new Outcome<Id | undefined>((err, next) => {
       if (run !== this.resyncRun) return;
       if (err) return this.resyncFailed(run, err as SyncError, stats);
-      if (next !== undefined) return this.resyncPage(run, next, stats);
+      if (next !== undefined) return this.resyncPage(run, held, next, stats);
       if (stats) logResynced(this.name, stats);
       this.resyncFailures = 0;
       this.mirrored = this.subscribed && this.sender.isReady();

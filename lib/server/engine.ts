@@ -41,6 +41,7 @@ import { BACKEND, isStore, type Backend } from './backend.js';
 import { roomOf, ServerCollection, type CollectionHost } from './collection.js';
 import { Egress } from './egress.js';
 import { Coalescer } from './coalescer.js';
+import { Cursors } from './cursors.js';
 import { HandlerBackend } from './handler-backend.js';
 import { timedBackend } from './timed-backend.js';
 import { isHandlers, type Handlers } from './handlers.js';
@@ -55,6 +56,7 @@ import {
   answerSubscribe,
   answerSubscribeUnknown,
   answerUnsubscribe,
+  type ReadContext,
 } from './reads.js';
 import { serveClient } from './serve-client.js';
 import { Sessions } from './sessions.js';
@@ -88,6 +90,8 @@ export class ObjectSync extends Emitter<ServerEvents> implements CollectionHost,
   private readonly unserve: (() => void) | undefined;
   private readonly coalescer: Coalescer | undefined;
   private readonly egress: Egress;
+  /** What reads share: the egress and the cursors of paged reads. */
+  private readonly reads: ReadContext;
   private closing: Promise<void> | undefined;
 
   /**
@@ -144,6 +148,7 @@ export class ObjectSync extends Emitter<ServerEvents> implements CollectionHost,
       );
     }
     this.egress = egress = new Egress(this.transport, this.options.visible, this.coalescer, onError);
+    this.reads = { egress, cursors: new Cursors() };
     this.admission = new Admission(
       this.options.maxRequestsPerSecond,
       this.options.maxInFlight,
@@ -310,6 +315,7 @@ export class ObjectSync extends Emitter<ServerEvents> implements CollectionHost,
   /** @internal */
   disconnected(conn: Connection, deliberate: boolean): void {
     this.admission.forget(conn);
+    this.reads.cursors.dropAll(conn);
     this.sessions.detach(conn, deliberate);
   }
 
@@ -407,12 +413,12 @@ export class ObjectSync extends Emitter<ServerEvents> implements CollectionHost,
       case 'fetch':
         return reply(await answerFetch(coll, msg as RequestMap['fetch'], conn.sid, this.egress));
       case 'list':
-        return reply(await answerList(coll, msg as RequestMap['list'], conn.sid, this.egress));
+        return reply(await answerList(coll, msg as RequestMap['list'], conn, this.reads));
       case 'sub':
-        return reply(await answerSubscribe(coll, msg as RequestMap['sub'], conn, this.egress));
+        return reply(await answerSubscribe(coll, msg as RequestMap['sub'], conn, this.reads));
       case 'unsub':
         this.unknownSubs.get(conn)?.delete(coll.name);
-        return reply(answerUnsubscribe(coll, conn));
+        return reply(answerUnsubscribe(coll, conn, this.reads));
     }
   }
 

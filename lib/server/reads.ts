@@ -5,7 +5,8 @@
  * Listings and resyncs are paged (protocol 3): one answer holds at most `PAGE_RECORDS` records and
  * about `PAGE_BYTES` of JSON, in `compareIds` order, and says where to continue; the client asks for
  * the next page when it got this one. So an answer never grows with the collection, and a client that
- * stops reading holds one page of the server's memory, not the whole collection.
+ * stops reading holds one page of the server's memory, not the whole collection. A read lists the
+ * collection once, at its first page, and its next pages read only their own ids (`cursors.ts`).
  */
 import { SyncError } from '../errors.js';
 import type { AnswerMap, ChangeRecord, Id, RequestMap, VersionedTuple } from '../protocol.js';
@@ -15,11 +16,19 @@ import type { Backend, Sid, Versioned } from './backend.js';
 import type { CreateGate } from './create-gate.js';
 import type { Egress } from './egress.js';
 import { fullRecord } from './egress.js';
+import type { Cursors } from './cursors.js';
+import { after } from './cursors.js';
 
 /** Most records in one page of a list or resync answer. */
 export const PAGE_RECORDS = 1000;
 /** About the most JSON bytes in one page (a single larger object still makes a page of its own). */
 export const PAGE_BYTES = 256 * 1024;
+
+/** What reads share: the egress (what a session sees) and the cursors of paged reads. */
+export interface ReadContext {
+  egress: Egress;
+  cursors: Cursors;
+}
 
 /** A collection as reads need it. */
 export interface ReadTarget {
@@ -41,24 +50,34 @@ export async function answerFetch(
   return { r: found.map((entry) => egress.tuple(entry, sid)) };
 }
 
-/** List: one page of the visible objects after `k`. */
+/** List: one page of the visible objects after `k` (the first page lists, the next read their own ids). */
 export async function answerList(
   coll: ReadTarget,
   msg: RequestMap['list'],
-  sid: Sid,
-  egress: Egress,
+  conn: Connection,
+  ctx: ReadContext,
 ): Promise<AnswerMap['list']> {
-  if (!coll.backend.list) throw new SyncError('unsupported');
-  const sorted = inOrder(await coll.backend.list(msg.w, sid), sid, egress);
+  const list = coll.backend.list;
+  if (!list) throw new SyncError('unsupported');
+  const sid = conn.sid;
+  const read = `list\n${coll.room}\n${JSON.stringify(msg.w ?? null)}`;
+  const source = await pageSource(coll, conn, read, msg, ctx, () => list.call(coll.backend, msg.w, sid));
   const r: VersionedTuple[] = [];
   const page = new Page();
-  for (let at = after(sorted, msg.k); at < sorted.length; at++) {
-    const entry = sorted[at]!;
-    if (page.full()) return { r, k: sorted[at - 1]!.obj.id };
-    page.add(entry);
-    coll.creates.saw(entry.obj.id);
-    r.push([entry.v, entry.obj]);
+  let last: Id | undefined;
+  while (!source.done) {
+    if (page.full()) return { r, k: last! };
+    for (const [id, entry] of await source.next(page.nextRead())) {
+      if (entry && ctx.egress.sees(entry.obj, sid)) {
+        if (page.full()) return { r, k: last! };
+        page.add(entry);
+        coll.creates.saw(id);
+        r.push([entry.v, entry.obj]);
+      }
+      last = id;
+    }
   }
+  ctx.cursors.drop(conn, read);
   return { r };
 }
 
@@ -72,39 +91,48 @@ export async function answerSubscribe(
   coll: ReadTarget,
   msg: RequestMap['sub'],
   conn: Connection,
-  egress: Egress,
+  ctx: ReadContext,
 ): Promise<AnswerMap['sub']> {
   conn.join(coll.room);
   const sid = conn.sid;
-  const inRange = (id: Id): boolean => inPage(id, msg);
-  const entries = coll.backend.list
-    ? await coll.backend.list(undefined, sid)
-    : await fetchHeld(coll.backend, msg.h, sid);
-  const sorted = inOrder(entries, sid, egress).filter((entry) => inRange(entry.obj.id));
+  const read = subRead(coll);
   const known = new Map<string, number>();
-  for (const [id, v] of msg.h) known.set(idKey(id), v);
+  const held: Id[] = [];
+  for (const [id, v] of msg.h) {
+    known.set(idKey(id), v);
+    if (inPage(id, msg)) held.push(id);
+  }
+  const list = coll.backend.list;
+  const listing = list && (() => list.call(coll.backend, undefined, sid));
+  const source = await pageSource(coll, conn, read, msg, ctx, listing, held.sort(compareIds));
   const records: ChangeRecord[] = [];
-  const present = new Set<string>();
   const page = new Page();
-  let end: Id | undefined;
-  for (const entry of sorted) {
-    const key = idKey(entry.obj.id);
-    if (known.get(key) !== entry.v) {
-      if (page.full()) {
-        end = records[records.length - 1]!.i;
-        break;
+  let last: Id | undefined;
+  while (!source.done) {
+    if (page.full()) return { r: records, k: last! };
+    for (const [id, entry] of await source.next(page.nextRead())) {
+      const key = idKey(id);
+      if (entry && ctx.egress.sees(entry.obj, sid)) {
+        if (known.get(key) !== entry.v) {
+          if (page.full()) return { r: records, k: last! };
+          page.add(entry);
+          records.push(fullRecord(entry.obj, entry.v));
+        }
+        coll.creates.saw(id);
+      } else if (known.has(key)) {
+        records.push({ k: 'd', i: id });
       }
-      page.add(entry);
-      records.push(fullRecord(entry.obj, entry.v));
+      last = id;
     }
-    coll.creates.saw(entry.obj.id);
-    present.add(key);
   }
-  for (const [id] of msg.h) {
-    if (!inRange(id) || (end !== undefined && compareIds(id, end) > 0)) continue;
-    if (!present.has(idKey(id))) records.push({ k: 'd', i: id });
-  }
-  return end === undefined ? { r: records } : { r: records, k: end };
+  // The read ends with the page that reaches the end of the collection.
+  if (msg.t === undefined) ctx.cursors.drop(conn, read);
+  return { r: records };
+}
+
+/** The cursor name of a collection's resync. */
+function subRead(coll: ReadTarget): string {
+  return `sub\n${coll.room}`;
 }
 
 /** Whether an id lies in the range a `sub` page asks for (after `k`, up to and with `t`). */
@@ -130,49 +158,117 @@ export function answerSubscribeUnknown(
   return { r };
 }
 
-/** Unsubscribe: the connection leaves the collection's room. */
-export function answerUnsubscribe(coll: ReadTarget, conn: Connection): AnswerMap['unsub'] {
+/** Unsubscribe: the connection leaves the collection's room (and a resync it was paging ends). */
+export function answerUnsubscribe(coll: ReadTarget, conn: Connection, ctx: ReadContext): AnswerMap['unsub'] {
   conn.leave(coll.room);
+  ctx.cursors.drop(conn, subRead(coll));
   return {};
 }
 
-/** The held objects as they are now, read through `fetch` (a collection that cannot list). */
-async function fetchHeld(backend: Backend, held: Array<[Id, number]>, sid: Sid): Promise<Versioned[]> {
-  if (held.length === 0) return [];
-  const found = await backend.fetch(
-    held.map(([id]) => id),
-    sid,
-  );
-  return found.filter((entry): entry is Versioned => entry !== null);
-}
-
-/** The entries a session may see, in `compareIds` order. */
-function inOrder(entries: Versioned[], sid: Sid, egress: Egress): Versioned[] {
-  return entries
-    .filter((entry) => egress.sees(entry.obj, sid))
-    .sort((a, b) => compareIds(a.obj.id, b.obj.id));
-}
-
-/** The index of the first entry after id `k` (binary search; 0 without `k`). */
-function after(sorted: Versioned[], k: Id | undefined): number {
-  if (k === undefined) return 0;
-  let lo = 0;
-  let hi = sorted.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (compareIds(sorted[mid]!.obj.id, k) <= 0) lo = mid + 1;
-    else hi = mid;
+/**
+ * The objects a page goes through, from its read's cursor, else from a new listing (kept as the
+ * cursor): the ids after `k` and up to and with `t` (else to the end), with `extra`.
+ */
+async function pageSource(
+  coll: ReadTarget,
+  conn: Connection,
+  read: string,
+  range: { k?: Id; t?: Id },
+  ctx: ReadContext,
+  listing: (() => Promise<Versioned[]>) | undefined,
+  extra?: Id[],
+): Promise<PageSource> {
+  let ids = range.k === undefined || !listing ? undefined : ctx.cursors.get(conn, read);
+  let listed: Map<string, Versioned> | undefined;
+  if (!ids && listing) {
+    const entries = await listing();
+    listed = new Map();
+    for (const entry of entries) listed.set(idKey(entry.obj.id), entry);
+    ids = ctx.cursors.take(
+      conn,
+      read,
+      entries.map((entry) => entry.obj.id),
+    );
   }
-  return lo;
+  ids ??= [];
+  const hi = range.t === undefined ? ids.length : after(ids, range.t);
+  return new PageSource(coll.backend, conn.sid, ids, after(ids, range.k), hi, extra, listed);
 }
+
+/**
+ * A page's objects: the ids of its read from index `lo` up to (without) `hi`, merged with `extra`
+ * (sorted: ids the client holds in the page's range, gone or not), each once, in order, with their
+ * state (`null`: gone) — from the listing just made (a read's first page) or read by `fetch` (its
+ * next pages), a chunk at a time.
+ */
+class PageSource {
+  private j = 0;
+  private prev: Id | undefined;
+
+  constructor(
+    private readonly backend: Backend,
+    private readonly sid: Sid,
+    /** Sorted by `compareIds`. */
+    private readonly ids: Id[],
+    private i: number,
+    private readonly hi: number,
+    private readonly extra: Id[] = [],
+    private readonly listed?: Map<string, Versioned>,
+  ) {}
+
+  /** Whether every id was read. */
+  get done(): boolean {
+    return this.i >= this.hi && this.j >= this.extra.length;
+  }
+
+  /** The next (at most) `size` ids with their state. */
+  async next(size: number): Promise<Array<[Id, Versioned | null]>> {
+    const chunk: Id[] = [];
+    while (chunk.length < size && !this.done) {
+      const order =
+        this.i >= this.hi
+          ? 1
+          : this.j >= this.extra.length
+            ? -1
+            : compareIds(this.ids[this.i]!, this.extra[this.j]!);
+      const id = order < 0 ? this.ids[this.i++]! : this.extra[this.j++]!;
+      if (this.prev === undefined || compareIds(this.prev, id) !== 0) chunk.push(id);
+      this.prev = id;
+    }
+    const found = await this.read(chunk);
+    return chunk.map((id, n): [Id, Versioned | null] => [id, found[n] ?? null]);
+  }
+
+  private async read(ids: Id[]): Promise<Array<Versioned | null>> {
+    const listed = this.listed;
+    if (listed) return ids.map((id) => listed.get(idKey(id)) ?? null);
+    return ids.length === 0 ? [] : this.backend.fetch(ids, this.sid);
+  }
+}
+
+/** The first read of a page, before the size of its objects is known. */
+const FIRST_READ = 100;
 
 /** Counts a page's records and bytes. */
 class Page {
   private records = 0;
   private bytes = 0;
+  private reads = 0;
 
   full(): boolean {
     return this.records >= PAGE_RECORDS || this.bytes >= PAGE_BYTES;
+  }
+
+  /**
+   * How many ids to read next, so a page reads little past its end: about as many records as still
+   * fit by the sizes seen so far; before any, a small read, growing while reads add nothing (a
+   * resync whose client holds most versions).
+   */
+  nextRead(): number {
+    if (this.records === 0) return Math.min(PAGE_RECORDS, FIRST_READ * 4 ** this.reads++);
+    const records = PAGE_RECORDS - this.records;
+    const bytes = Math.ceil(((PAGE_BYTES - this.bytes) * this.records) / this.bytes);
+    return Math.max(1, Math.min(records, bytes));
   }
 
   add(entry: Versioned): void {
