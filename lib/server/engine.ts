@@ -119,6 +119,7 @@ export class ObjectSync extends Emitter<ServerEvents> implements CollectionHost,
       // On several nodes a session may live on in another node's connection.
       (sid) => this.transport.askOtherNodes(sid),
       this.options.sameUser,
+      this.options.dedupeRetention,
     );
     this.transport = new SocketIoTransport(
       ioTarget,

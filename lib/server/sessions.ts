@@ -31,8 +31,19 @@ export class Session {
   ) {}
 }
 
+/** Most ended sessions whose users are remembered (see `Sessions#accepts`). */
+export const MAX_ENDED_SESSIONS = 10_000;
+
+/** An ended session's user, remembered until `until` (ms since the epoch). */
+interface Ended {
+  user: unknown;
+  until: number;
+}
+
 export class Sessions {
   private readonly sessions = new Map<string, Session>();
+  /** Ended sessions' users, oldest first: a session's secret stays bound to its user after it ended. */
+  private readonly ended = new Map<string, Ended>();
 
   constructor(
     private readonly timeoutMs: number,
@@ -42,16 +53,23 @@ export class Sessions {
     private readonly elsewhere: (sid: string) => Promise<SessionPresence[]> = async () => [],
     /** Whether two answers of `authorize` name the same user. */
     private readonly isSameUser: (a: unknown, b: unknown) => boolean = sameUser,
+    /**
+     * How long an ended session's secret stays bound to its user (ms): as long as the requests it
+     * made are remembered (`dedupeRetention`), which a resend with its secret would recall.
+     */
+    private readonly endedMs = 0,
+    private readonly maxEnded = MAX_ENDED_SESSIONS,
   ) {}
 
   /**
    * Whether a handshake of `sid` by `user` may join the session: a session is bound to the user of
    * its first handshake, so a later handshake with the session's secret and another user's
-   * credentials is refused (users compare by the server option `sameUser`, see `sameUser` below).
+   * credentials is refused (users compare by the server option `sameUser`, see `sameUser` below) —
+   * also for `endedMs` after the session ended (on this node; at most `maxEnded` sessions).
    */
   accepts(sid: string, user: unknown): boolean {
-    const session = this.sessions.get(sid);
-    if (!session || this.isSameUser(session.user, user)) return true;
+    const bound = this.sessions.get(sid)?.user ?? this.endedUser(sid);
+    if (bound === undefined || this.isSameUser(bound, user)) return true;
     log('%s refused: unauthorized (bound to another user)', sid);
     return false;
   }
@@ -119,6 +137,26 @@ export class Sessions {
     for (const session of [...this.sessions.values()]) this.end(session, 'the server is closing');
   }
 
+  /** The user of a session that ended less than `endedMs` ago, if any. */
+  private endedUser(sid: string): unknown {
+    const ended = this.ended.get(sid);
+    if (!ended) return undefined;
+    if (ended.until > Date.now()) return ended.user;
+    this.ended.delete(sid);
+    return undefined;
+  }
+
+  /** Keeps an ended session's user for `endedMs`, the oldest forgotten past `maxEnded`. */
+  private rememberEnded(session: Session): void {
+    if (this.endedMs <= 0 || session.user === undefined) return;
+    this.ended.delete(session.sid);
+    this.ended.set(session.sid, { user: session.user, until: Date.now() + this.endedMs });
+    for (const sid of this.ended.keys()) {
+      if (this.ended.size <= this.maxEnded) break;
+      this.ended.delete(sid);
+    }
+  }
+
   /** Ends a session unless a connection came back while we asked the other nodes. */
   private endIfIdle(session: Session): void {
     if (session.connections.size === 0) this.end(session, 'timed out');
@@ -158,6 +196,7 @@ export class Sessions {
     if (this.sessions.get(session.sid) !== session) return;
     clearTimeout(session.endTimer);
     this.sessions.delete(session.sid);
+    this.rememberEnded(session);
     log('%s ended: %s', session.sid, why);
     if (session.starting) void session.starting.then(() => this.onEnd(session.sid));
     else this.onEnd(session.sid);

@@ -7,7 +7,8 @@ import { expect } from 'chai';
 import type { Socket } from 'socket.io-client';
 import type { ObjectSync as Client } from '../../../lib/client/index.js';
 import type { Handshake } from '../../../lib/socketio/server-transport.js';
-import { sameUser } from '../../../lib/server/sessions.js';
+import { sameUser, Sessions } from '../../../lib/server/sessions.js';
+import type { Connection } from '../../../lib/transport.js';
 import { cleanup, connectClient, startServer, waitFor, waitUntil } from '../../support/harness.js';
 
 /** "jwt.verify": a token `name.issued` decodes to `{ sub: name, iat: issued }`. */
@@ -72,5 +73,63 @@ describe('session user across a token refresh', () => {
     drop(page);
     await waitUntil(page, ['status'], () => page.status.state === 'refused');
     expect(page.status.error?.code).to.equal('unauthorized');
+  });
+
+  it("keeps an ended session's secret bound to its user while its requests are remembered", async () => {
+    const server = await startServer(undefined, { authorize: decode });
+    let name = 'alice';
+    const started = waitFor<[string]>(server.sync, 'connect');
+    const page = await connectClient(server, { auth: () => ({ token: `${name}.1` }) });
+    const [sid] = await started;
+    await page.save({ n: 1 });
+    // The client leaves on purpose: the session ends at once.
+    const ended = waitFor(server.sync, 'disconnect');
+    page.disconnect();
+    await ended;
+
+    name = 'eve'; // the ended session's secret with another user's token
+    page.connect();
+    await waitUntil(page, ['status'], () => ['connected', 'refused'].includes(page.status.state));
+    expect(page.status.state).to.equal('refused');
+    expect(page.status.error?.code).to.equal('unauthorized');
+    expect(server.sync.user(sid)).to.equal(undefined);
+
+    name = 'alice'; // its own user starts it again
+    const again = waitFor<[string]>(server.sync, 'connect');
+    page.connect();
+    expect(await again).to.deep.equal([sid]);
+    expect(server.sync.user(sid)).to.deep.equal({ sub: 'alice', iat: 1 });
+  });
+
+  it("forgets an ended session's user after endedMs, and past its bound", () => {
+    /** Sessions remembering ended ones for `endedMs`, at most `max` of them. */
+    const sessions = (endedMs: number, max: number): Sessions =>
+      new Sessions(
+        1_000,
+        () => undefined,
+        () => undefined,
+        undefined,
+        sameUser,
+        endedMs,
+        max,
+      );
+    /** A session of `user` that started and ended (its client left). */
+    const end = (into: Sessions, sid: string, user: string): void => {
+      const conn = { sid, user, id: sid } as unknown as Connection;
+      into.attach(conn);
+      into.detach(conn, true);
+    };
+    const brief = sessions(1, 2);
+    end(brief, 'a', 'alice');
+    expect(brief.accepts('a', 'eve')).to.equal(false);
+    const at = Date.now();
+    while (Date.now() < at + 2); // endedMs (1 ms) passes
+    expect(brief.accepts('a', 'eve')).to.equal(true);
+
+    const bound = sessions(60_000, 2);
+    for (const sid of ['a', 'b', 'c']) end(bound, sid, 'alice');
+    expect(bound.accepts('a', 'eve')).to.equal(true); // the oldest, forgotten past the bound of 2
+    expect(bound.accepts('b', 'eve')).to.equal(false);
+    expect(bound.accepts('c', 'eve')).to.equal(false);
   });
 });
