@@ -8,6 +8,7 @@
  * stops reading holds one page of the server's memory, not the whole collection. A read lists the
  * collection once, at its first page, and its next pages read only their own ids (`cursors.ts`).
  */
+import { createHash } from 'node:crypto';
 import { SyncError } from '../errors.js';
 import type { AnswerMap, ChangeRecord, Id, RequestMap, VersionedTuple } from '../protocol.js';
 import { compareIds, idKey } from '../protocol.js';
@@ -60,7 +61,7 @@ export async function answerList(
   const list = coll.backend.list;
   if (!list) throw new SyncError('unsupported');
   const sid = conn.sid;
-  const read = `list\n${coll.room}\n${JSON.stringify(msg.w ?? null)}`;
+  const read = { name: `list\n${coll.room}`, tag: whereTag(msg.w) };
   const source = await pageSource(coll, conn, read, msg, ctx, () => list.call(coll.backend, msg.w, sid));
   const r: VersionedTuple[] = [];
   const page = new Page();
@@ -73,11 +74,11 @@ export async function answerList(
         page.add(entry);
         coll.creates.saw(id);
         r.push([entry.v, entry.obj]);
+        last = id; // a hidden id never ends a page: it would name an object the session cannot see
       }
-      last = id;
     }
   }
-  ctx.cursors.drop(conn, read);
+  ctx.cursors.drop(conn, read.name);
   return { r };
 }
 
@@ -95,7 +96,7 @@ export async function answerSubscribe(
 ): Promise<AnswerMap['sub']> {
   conn.join(coll.room);
   const sid = conn.sid;
-  const read = subRead(coll);
+  const read = { name: subRead(coll), tag: '' };
   const known = new Map<string, number>();
   const held: Id[] = [];
   for (const [id, v] of msg.h) {
@@ -119,15 +120,22 @@ export async function answerSubscribe(
           records.push(fullRecord(entry.obj, entry.v));
         }
         coll.creates.saw(id);
+        last = id;
       } else if (known.has(key)) {
         records.push({ k: 'd', i: id });
+        last = id; // an id the client holds; a hidden one it does not hold never ends a page
       }
-      last = id;
     }
   }
   // The read ends with the page that reaches the end of the collection.
-  if (msg.t === undefined) ctx.cursors.drop(conn, read);
+  if (msg.t === undefined) ctx.cursors.drop(conn, read.name);
   return { r: records };
+}
+
+/** What tells a `list`'s cursor from one of another `where`: its JSON, or a hash of a long one. */
+function whereTag(where: unknown): string {
+  const text = JSON.stringify(where ?? null);
+  return text.length <= 64 ? text : createHash('sha256').update(text).digest('base64');
 }
 
 /** The cursor name of a collection's resync. */
@@ -172,21 +180,22 @@ export function answerUnsubscribe(coll: ReadTarget, conn: Connection, ctx: ReadC
 async function pageSource(
   coll: ReadTarget,
   conn: Connection,
-  read: string,
+  read: { name: string; tag: string },
   range: { k?: Id; t?: Id },
   ctx: ReadContext,
   listing: (() => Promise<Versioned[]>) | undefined,
   extra?: Id[],
 ): Promise<PageSource> {
-  let ids = range.k === undefined || !listing ? undefined : ctx.cursors.get(conn, read);
+  let ids = range.k === undefined || !listing ? undefined : ctx.cursors.get(conn, read.name, read.tag);
   let listed: Map<string, Versioned> | undefined;
   if (!ids && listing) {
-    const entries = await listing();
+    const entries = await ctx.cursors.listing(conn, listing);
     listed = new Map();
     for (const entry of entries) listed.set(idKey(entry.obj.id), entry);
     ids = ctx.cursors.take(
       conn,
-      read,
+      read.name,
+      read.tag,
       entries.map((entry) => entry.obj.id),
     );
   }

@@ -4,6 +4,7 @@
  * `request:<event>`, `answer:<event>` or `answer:error`), the request table's events and fields, the
  * error-code table, and the defaults of the limits table.
  */
+import { MAX_CURSOR_BYTES, MAX_CURSORS_PER_CONNECTION } from '../../lib/server/cursors.js';
 import { expect } from 'chai';
 import { readFileSync } from 'node:fs';
 import { ERROR_CODES } from '../../lib/errors.js';
@@ -262,10 +263,15 @@ describe('PROTOCOL.md says what the code does', () => {
     for (const code of refusals) expect(ERROR_CODES, code).to.have.property(code);
   });
 
-  it('states the defaults of the code in its limits table (DEFAULT_LIMITS, server options, page bounds)', () => {
+  it('states the defaults of the code in its limits table (DEFAULT_LIMITS, server options, page and cursor bounds)', () => {
     const rows = table(section('Limits (server defaults, configurable)'), ['limit', 'setting', 'default']);
     const options = resolveOptions({});
-    const pages: Record<string, number> = { PAGE_RECORDS, PAGE_BYTES };
+    const pages: Record<string, number> = {
+      PAGE_RECORDS,
+      PAGE_BYTES,
+      MAX_CURSORS_PER_CONNECTION,
+      MAX_CURSOR_BYTES,
+    };
     const limitNames: string[] = [];
     for (const row of rows) {
       const [setting] = codes(row[1]!);

@@ -36,8 +36,8 @@ async function fill(store: MemoryStore, count: number): Promise<void> {
   for (let i = 0; i < count; i++) await store.create({ n: i });
 }
 
-/** How many ids the server's cursors keep now (the engine's own counter). */
-function cursorIds(server: Running): number {
+/** How many bytes (estimated) the server's cursors keep now (the engine's own counter). */
+function cursorBytes(server: Running): number {
   return (server.sync as unknown as { reads: { cursors: Cursors } }).reads.cursors.size;
 }
 
@@ -143,47 +143,163 @@ describe('paged reads', () => {
       const page = await ask(socket, 'sub', k === undefined ? { c: 'big', h: [] } : { c: 'big', h: [], k });
       k = page.k;
     } while (k !== undefined);
-    expect(cursorIds(server)).to.equal(0);
+    expect(cursorBytes(server)).to.equal(0);
     // A whole listing: the same.
     do {
       const page = await ask(socket, 'list', k === undefined ? { c: 'big' } : { c: 'big', k });
       k = page.k;
     } while (k !== undefined);
-    expect(cursorIds(server)).to.equal(0);
+    expect(cursorBytes(server)).to.equal(0);
     // A resync left after its first page: unsub ends it.
     expect((await ask(socket, 'sub', { c: 'big', h: [] })).k).to.not.equal(undefined);
-    expect(cursorIds(server)).to.equal(2_500);
+    expect(cursorBytes(server)).to.equal(2_500 * 8); // 2 500 numeric ids
     await ask(socket, 'unsub', { c: 'big' });
-    expect(cursorIds(server)).to.equal(0);
+    expect(cursorBytes(server)).to.equal(0);
     // A listing left after its first page: the connection's end ends it.
     expect((await ask(socket, 'list', { c: 'big' })).k).to.not.equal(undefined);
-    expect(cursorIds(server)).to.equal(2_500);
+    expect(cursorBytes(server)).to.equal(2_500 * 8); // 2 500 numeric ids
     const gone = new Promise<void>((resolve) => server.sync.once('disconnect', () => resolve()));
     socket.disconnect();
     await gone;
-    expect(cursorIds(server)).to.equal(0);
+    expect(cursorBytes(server)).to.equal(0);
+  });
+
+  it('keeps one listing cursor per collection for a connection, whatever the where (break report 2, 1)', async () => {
+    const store = new MemoryStore();
+    await fill(store, 1_001);
+    const server = await startServer(undefined, { autoCollections: true });
+    server.sync.collection('big', store);
+    const socket = await connectRaw(server);
+    // First pages with 20 different where values of 10 KB, never a second page.
+    for (let i = 0; i < 20; i++) await ask(socket, 'list', { c: 'big', w: `${i}${'w'.repeat(10_000)}` });
+    expect(cursorBytes(server)).to.equal(1_001 * 8);
+  });
+
+  it("runs one connection's listings one at a time (break report 2, 2)", async () => {
+    const store = new MemoryStore();
+    await fill(store, 1_001);
+    let running = 0;
+    let most = 0;
+    const handlers: Handlers = {
+      ...store.handlers(),
+      list: async (query, sid) => {
+        most = Math.max(most, ++running);
+        await new Promise<void>((resolve) => setImmediate(resolve));
+        running--;
+        return store.list(query, sid);
+      },
+    };
+    const server = await startServer(undefined, { autoCollections: true });
+    server.sync.collection('big', handlers);
+    const socket = await connectRaw(server);
+    await Promise.all([...Array(10)].map((_, i) => ask(socket, 'sub', { c: 'big', h: [], k: `z${i}` })));
+    expect(most).to.equal(1);
+  });
+
+  it('never ends a page on the id of an object the session cannot see (break report 2, 8)', async () => {
+    const ids: string[] = [];
+    for (let n = 0; n < 200; n++) ids.push(`v${String(n).padStart(4, '0')}`);
+    const secret = 'v0150-secret';
+    ids.push(secret); // sorts right after v0150, whose size fills the page's bytes
+    let next = 0;
+    const store = new MemoryStore({ generateId: () => ids[next++]! });
+    const server = await startServer(undefined, {
+      autoCollections: true,
+      visible: (obj) => obj.hidden !== true,
+    });
+    const docs = server.sync.collection('docs', store);
+    for (const id of ids)
+      await docs.save({ hidden: id === secret, big: id === 'v0150' ? 'x'.repeat(260_000) : 'y' });
+    const socket = await connectRaw(server);
+    for (const [event, first] of [
+      ['list', { c: 'docs' }],
+      ['sub', { c: 'docs', h: [] }],
+    ] as const) {
+      let k: Id | undefined;
+      const seen: Id[] = [];
+      do {
+        const page = await ask(socket, event, k === undefined ? first : { ...first, k });
+        expect(page.error, event).to.equal(undefined);
+        k = page.k;
+        if (k !== undefined) seen.push(k);
+      } while (k !== undefined);
+      expect(seen.length, event).to.be.greaterThan(0);
+      expect(seen, event).to.not.include(secret);
+    }
   });
 });
 
 describe('Cursors', () => {
-  const conn = { closed: false } as Connection;
+  const conn = (): Connection => ({ closed: false }) as Connection;
+  const ids = (n: number, from = 0): number[] => [...Array(n).keys()].map((i) => i + from);
 
-  it('keeps at most its bound of ids, over every cursor', () => {
-    const cursors = new Cursors(10);
-    cursors.take(conn, 'a', [3, 1, 2]);
-    expect(cursors.get(conn, 'a')).to.deep.equal([1, 2, 3]);
-    cursors.take(conn, 'b', [...Array(8).keys()]);
-    expect(cursors.get(conn, 'b')).to.equal(undefined);
-    expect(cursors.size).to.equal(3);
-    cursors.dropAll(conn);
+  it('keeps a read sorted, for a page of the same tag only', () => {
+    const cursors = new Cursors();
+    const c = conn();
+    expect(cursors.take(c, 'list', 'w1', [3, 1, 2])).to.deep.equal([1, 2, 3]);
+    expect(cursors.get(c, 'list', 'w1')).to.deep.equal([1, 2, 3]);
+    expect(cursors.get(c, 'list', 'w2')).to.equal(undefined);
+    cursors.take(c, 'list', 'w2', [5]); // another where replaces it
+    expect(cursors.get(c, 'list', 'w1')).to.equal(undefined);
+    expect(cursors.size).to.equal(8);
+  });
+
+  it('stays within its bytes over every cursor, dropping the least recently used', () => {
+    const cursors = new Cursors(80); // 10 numeric ids
+    const [a, b] = [conn(), conn()];
+    cursors.take(a, 'sub', '', ids(4));
+    cursors.take(b, 'sub', '', ids(4));
+    cursors.get(a, 'sub', ''); // a was used last: b is the least recently used
+    cursors.take(b, 'list', '', ids(4));
+    expect(cursors.get(b, 'sub', '')).to.equal(undefined);
+    expect(cursors.get(a, 'sub', '')).to.have.length(4);
+    expect(cursors.size).to.equal(64);
+    cursors.take(a, 'list', '', ids(11)); // larger than the whole budget: not kept
+    expect(cursors.get(a, 'list', '')).to.equal(undefined);
+    expect(cursors.size).to.be.at.most(80);
+    cursors.dropAll(a);
+    cursors.dropAll(b);
     expect(cursors.size).to.equal(0);
   });
 
+  it('counts the bytes of string ids', () => {
+    const cursors = new Cursors(10_000);
+    cursors.take(conn(), 'sub', '', ['x'.repeat(1_000)]);
+    expect(cursors.size).to.be.greaterThan(2_000);
+  });
+
+  it('keeps at most its number of cursors per connection', () => {
+    const cursors = new Cursors(1_000_000, 60_000, 2);
+    const c = conn();
+    for (const read of ['a', 'b', 'c']) cursors.take(c, read, '', [1]);
+    expect(cursors.get(c, 'a', '')).to.equal(undefined);
+    expect(cursors.get(c, 'b', '')).to.deep.equal([1]);
+    expect(cursors.get(c, 'c', '')).to.deep.equal([1]);
+  });
+
+  it("runs a connection's listings one at a time", async () => {
+    const cursors = new Cursors();
+    const [a, b] = [conn(), conn()];
+    let running = 0;
+    let most = 0;
+    const listing = async (): Promise<void> => {
+      most = Math.max(most, ++running);
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      running--;
+    };
+    await Promise.all([...Array(5)].map(() => cursors.listing(a, listing)));
+    expect(most).to.equal(1);
+    most = 0;
+    await Promise.all([cursors.listing(a, listing), cursors.listing(b, listing)]);
+    expect(most).to.equal(2); // other connections' listings do not wait
+  });
+
   it('ends a cursor left idle', async () => {
-    const cursors = new Cursors(10, 1);
-    cursors.take(conn, 'a', [1]);
+    const cursors = new Cursors(1_000, 1);
+    const c = conn();
+    cursors.take(c, 'a', '', [1]);
     await new Promise<void>((resolve) => setTimeout(resolve, 20));
-    expect(cursors.get(conn, 'a')).to.equal(undefined);
+    expect(cursors.get(c, 'a', '')).to.equal(undefined);
     expect(cursors.size).to.equal(0);
   });
 });
