@@ -31,19 +31,47 @@ export class Session {
   ) {}
 }
 
-/** Most ended sessions whose users are remembered (see `Sessions#accepts`). */
+/** Most ended sessions, and most admitted handshakes not attached yet, whose users are remembered. */
 export const MAX_ENDED_SESSIONS = 10_000;
+/** How long an admitted handshake binds its secret until its connection attaches (ms). */
+const CLAIM_MS = 10_000;
 
-/** An ended session's user, remembered until `until` (ms since the epoch). */
-interface Ended {
-  user: unknown;
-  until: number;
+/** Users of secrets without a session here, each until a time, oldest first, at most `max`. */
+class Bindings {
+  private readonly users = new Map<string, { user: unknown; until: number }>();
+
+  constructor(private readonly max: number) {}
+
+  /** The user a secret is bound to now, if any. */
+  get(sid: string): unknown {
+    const bound = this.users.get(sid);
+    if (!bound) return undefined;
+    if (bound.until > Date.now()) return bound.user;
+    this.users.delete(sid);
+    return undefined;
+  }
+
+  /** Binds a secret to a user for `ms`; the oldest binding is forgotten past `max`. */
+  set(sid: string, user: unknown, ms: number): void {
+    if (user === undefined || ms <= 0) return;
+    this.users.delete(sid);
+    this.users.set(sid, { user, until: Date.now() + ms });
+    for (const oldest of this.users.keys()) {
+      if (this.users.size <= this.max) break;
+      this.users.delete(oldest);
+    }
+  }
 }
 
 export class Sessions {
   private readonly sessions = new Map<string, Session>();
-  /** Ended sessions' users, oldest first: a session's secret stays bound to its user after it ended. */
-  private readonly ended = new Map<string, Ended>();
+  /** Users of ended sessions: a session's secret stays bound to its user after it ended. */
+  private readonly ended: Bindings;
+  /**
+   * Users of admitted handshakes of secrets without a session here: a secret is bound from its first
+   * admitted handshake, before its connection attaches (two first handshakes at once cannot both win).
+   */
+  private readonly claims: Bindings;
 
   constructor(
     private readonly timeoutMs: number,
@@ -58,8 +86,11 @@ export class Sessions {
      * made are remembered (`dedupeRetention`), which a resend with its secret would recall.
      */
     private readonly endedMs = 0,
-    private readonly maxEnded = MAX_ENDED_SESSIONS,
-  ) {}
+    maxEnded = MAX_ENDED_SESSIONS,
+  ) {
+    this.ended = new Bindings(maxEnded);
+    this.claims = new Bindings(maxEnded);
+  }
 
   /**
    * Whether a handshake of `sid` by `user` may join the session: a session is bound to the user of
@@ -68,8 +99,13 @@ export class Sessions {
    * also for `endedMs` after the session ended (on this node; at most `maxEnded` sessions).
    */
   accepts(sid: string, user: unknown): boolean {
-    const bound = this.sessions.get(sid)?.user ?? this.endedUser(sid);
-    if (bound === undefined || this.isSameUser(bound, user)) return true;
+    const bound = this.sessions.get(sid)?.user ?? this.ended.get(sid) ?? this.claims.get(sid);
+    if (bound === undefined) {
+      // Claimed now: another user's handshake of the same secret before this one attaches is refused.
+      this.claims.set(sid, user, CLAIM_MS);
+      return true;
+    }
+    if (this.isSameUser(bound, user)) return true;
     log('%s refused: unauthorized (bound to another user)', sid);
     return false;
   }
@@ -137,26 +173,6 @@ export class Sessions {
     for (const session of [...this.sessions.values()]) this.end(session, 'the server is closing');
   }
 
-  /** The user of a session that ended less than `endedMs` ago, if any. */
-  private endedUser(sid: string): unknown {
-    const ended = this.ended.get(sid);
-    if (!ended) return undefined;
-    if (ended.until > Date.now()) return ended.user;
-    this.ended.delete(sid);
-    return undefined;
-  }
-
-  /** Keeps an ended session's user for `endedMs`, the oldest forgotten past `maxEnded`. */
-  private rememberEnded(session: Session): void {
-    if (this.endedMs <= 0 || session.user === undefined) return;
-    this.ended.delete(session.sid);
-    this.ended.set(session.sid, { user: session.user, until: Date.now() + this.endedMs });
-    for (const sid of this.ended.keys()) {
-      if (this.ended.size <= this.maxEnded) break;
-      this.ended.delete(sid);
-    }
-  }
-
   /** Ends a session unless a connection came back while we asked the other nodes. */
   private endIfIdle(session: Session): void {
     if (session.connections.size === 0) this.end(session, 'timed out');
@@ -196,7 +212,7 @@ export class Sessions {
     if (this.sessions.get(session.sid) !== session) return;
     clearTimeout(session.endTimer);
     this.sessions.delete(session.sid);
-    this.rememberEnded(session);
+    this.ended.set(session.sid, session.user, this.endedMs);
     log('%s ended: %s', session.sid, why);
     if (session.starting) void session.starting.then(() => this.onEnd(session.sid));
     else this.onEnd(session.sid);

@@ -8,7 +8,7 @@ import { MemoryStore } from '../../../lib/index.js';
 import type { SyncError } from '../../../lib/errors.js';
 import { cleanup, connectClient, startServer, waitFor, waitUntil } from '../../support/harness.js';
 import { next } from '../../adapters/backbone/support.js';
-import { subPage } from '../../../lib/client/resync.js';
+import { HELD_BYTES_PER_PAGE, subPage } from '../../../lib/client/resync.js';
 
 describe('client: resync', () => {
   afterEach(cleanup);
@@ -101,5 +101,36 @@ describe('client: resync', () => {
     expect(big.get(10_400)).to.deep.equal({ id: 10_400, n: 'changed' });
     expect(big.get(made.id)).to.deep.equal({ id: made.id, n: 'new' });
     expect(Object.keys(big.allObjects())).to.have.length(10_500);
+  });
+
+  it('resyncs objects with long ids: a page of held versions stays within the payload limit (break report 2, 4)', async function () {
+    this.timeout(60_000);
+    let n = 0;
+    const store = new MemoryStore({ generateId: () => `${String(n++).padStart(6, '0')}${'i'.repeat(214)}` });
+    for (let i = 0; i < 6_000; i++) await store.create({ n: i });
+    const server = await startServer(undefined, { autoCollections: true });
+    server.sync.collection('long', store);
+    const [a, b] = [await connectClient(server), await connectClient(server)];
+    const long = a.collection('long');
+    await long.subscribe();
+    expect(Object.keys(long.allObjects())).to.have.length(6_000);
+    a.disconnect();
+    const changed = await b.collection('long').save({ n: 'new' });
+    const errors: SyncError[] = [];
+    a.on('error', (err) => errors.push(err));
+    a.connect();
+    await waitFor(long, 'synced');
+    expect(errors.map((e) => e.code)).to.deep.equal([]);
+    expect(long.get(changed.id)).to.deep.equal({ id: changed.id, n: 'new' });
+    expect(Object.keys(long.allObjects())).to.have.length(6_001);
+  });
+
+  it('splits held versions by bytes as well as by count', () => {
+    const held: Array<[string, number]> = [];
+    for (let i = 0; i < 3_000; i++) held.push([`${String(i).padStart(6, '0')}${'i'.repeat(250)}`, 1]);
+    const first = subPage(held.slice(), undefined);
+    expect(first.h.length).to.be.below(3_000);
+    expect(JSON.stringify(first.h).length).to.be.at.most(HELD_BYTES_PER_PAGE + 300);
+    expect(first.t).to.equal(first.h.at(-1)![0]);
   });
 });

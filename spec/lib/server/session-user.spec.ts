@@ -4,7 +4,8 @@
  * refused the same user after a token refresh and a reconnect, and the page stayed `refused`).
  */
 import { expect } from 'chai';
-import type { Socket } from 'socket.io-client';
+import { io as rawIo, type Socket } from 'socket.io-client';
+import { PROTOCOL_VERSION } from '../../../lib/index.js';
 import type { ObjectSync as Client } from '../../../lib/client/index.js';
 import type { Handshake } from '../../../lib/socketio/server-transport.js';
 import { sameUser, Sessions } from '../../../lib/server/sessions.js';
@@ -23,7 +24,11 @@ function drop(client: Client): void {
 }
 
 describe('session user across a token refresh', () => {
-  afterEach(cleanup);
+  const sockets: Socket[] = [];
+  afterEach(async () => {
+    for (const socket of sockets.splice(0)) socket.close();
+    await cleanup();
+  });
 
   it('compares users by id, else sub, else JSON', () => {
     expect(sameUser('alice', 'alice')).to.equal(true);
@@ -131,5 +136,37 @@ describe('session user across a token refresh', () => {
     expect(bound.accepts('a', 'eve')).to.equal(true); // the oldest, forgotten past the bound of 2
     expect(bound.accepts('b', 'eve')).to.equal(false);
     expect(bound.accepts('c', 'eve')).to.equal(false);
+  });
+
+  it('refuses the second of two first handshakes of one secret by different users at once (break report 2, 6)', async () => {
+    let release!: () => void;
+    const gate = new Promise<void>((resolve) => (release = resolve));
+    let waiting = 0;
+    const server = await startServer(undefined, {
+      // Both answers come in the same turn, before either connection attaches.
+      authorize: async (handshake) => {
+        if (++waiting === 2) release();
+        await gate;
+        return { id: String(handshake.auth.user) };
+      },
+    });
+    const secret = 'race-secret-0123456789ab';
+    const handshake = (user: string): Promise<Socket> => {
+      const socket = rawIo(server.url, {
+        path: '/object-sync',
+        transports: ['websocket'],
+        reconnection: false,
+        auth: { osSession: secret, osProtocol: PROTOCOL_VERSION, user },
+      });
+      sockets.push(socket);
+      return new Promise((resolve, reject) => {
+        socket.once('connect', () => resolve(socket));
+        socket.once('connect_error', reject);
+      });
+    };
+    const [alice, mallory] = await Promise.allSettled([handshake('alice'), handshake('mallory')]);
+    expect(alice.status).to.equal('fulfilled');
+    expect(mallory.status).to.equal('rejected');
+    expect((mallory as PromiseRejectedResult).reason.data?.code).to.equal('unauthorized');
   });
 });
