@@ -32,6 +32,9 @@ import { Outcome } from './outcome.js';
 import { HeldVersions } from './resync.js';
 import { IdentityMap, keyOf, type Effect } from './identity-map.js';
 
+/** Most ids in one `fetch` request (the server's `maxIdsPerRequest` is 10 000; long ids need fewer). */
+export const FETCH_PER_REQUEST = 2_000;
+
 const log = logger('client:resync');
 
 /** What one resync did, for its log line (kept only while logging). */
@@ -172,7 +175,18 @@ export class ClientCollection extends Emitter<CollectionEvents> {
     const ids = Array.isArray(idOrIds) ? idOrIds.slice() : [idOrIds];
     if (ids.length === 0) out.succeed([]);
     else if (!ids.every((id) => isValidId(id))) out.fail(new SyncError('invalid_id'));
-    else {
+    else if (ids.length > FETCH_PER_REQUEST) {
+      // Within the server's request limits (ids per request, payload): one request per chunk, in turn.
+      const chunks = async (): Promise<Array<StoredObject | null>> => {
+        for (let at = 0; at < ids.length; at += FETCH_PER_REQUEST)
+          await this.fetch(ids.slice(at, at + FETCH_PER_REQUEST));
+        return ids.map((id) => this.map.get(id) ?? null);
+      };
+      chunks().then(
+        (found) => out.succeed(found),
+        (err: SyncError) => out.fail(err),
+      );
+    } else {
       this.read<'fetch'>('fetch', { i: ids }, out, (ack, tick) => {
         const effects = ack.r.map((found, at) =>
           found ? this.map.apply(tupleRecord(found), tick) : this.map.removeUnlessNewer(ids[at], tick),

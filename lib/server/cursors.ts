@@ -66,16 +66,21 @@ export class Cursors {
     return this.bytes;
   }
 
-  /** Runs a listing of a connection after its listings queued before (one at a time per connection). */
+  /**
+   * Runs a listing of a connection after its listings queued before (one at a time per connection);
+   * at once when none is running, so a read is served in the order it arrived.
+   */
   listing<T>(conn: Connection, list: () => Promise<T>): Promise<T> {
-    const result = (this.listings.get(conn) ?? Promise.resolve()).then(list, list);
-    this.listings.set(
-      conn,
-      result.then(
-        () => undefined,
-        () => undefined,
-      ),
+    const before = this.listings.get(conn);
+    const result = before ? before.then(list, list) : list();
+    const tail = result.then(
+      () => undefined,
+      () => undefined,
     );
+    this.listings.set(conn, tail);
+    void tail.then(() => {
+      if (this.listings.get(conn) === tail) this.listings.delete(conn);
+    });
     return result;
   }
 

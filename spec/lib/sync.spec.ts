@@ -232,4 +232,15 @@ describe('sync between clients', () => {
       expect(listed).to.deep.equal([{ id: 1, name: 'p1' }]);
     });
   });
+
+  it('fetches more ids than one request may carry (12 000 ids of 200 characters)', async () => {
+    const server = await startServer();
+    const client = await connectClient(server);
+    const one = await client.save({ n: 1 });
+    const ids = [...Array(12_000).keys()].map((i) => `${String(i).padStart(6, '0')}${'i'.repeat(194)}`);
+    const found = await client.fetch([...ids.slice(0, 6_000), one.id, ...ids.slice(6_000)]);
+    expect(found).to.have.length(12_001);
+    expect(found[6_000]).to.deep.equal({ id: one.id, n: 1 });
+    expect(found.filter((obj) => obj !== null)).to.have.length(1);
+  });
 });
