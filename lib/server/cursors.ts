@@ -67,12 +67,13 @@ export class Cursors {
   }
 
   /**
-   * Runs a listing of a connection after its listings queued before (one at a time per connection);
-   * at once when none is running, so a read is served in the order it arrived.
+   * Runs a listing of a connection after its listings queued before (one at a time per connection,
+   * each after a turn of the event loop, so the requests of other connections are served between
+   * them); at once when none is running, so a read is served in the order it arrived.
    */
   listing<T>(conn: Connection, list: () => Promise<T>): Promise<T> {
     const before = this.listings.get(conn);
-    const result = before ? before.then(list, list) : list();
+    const result = before ? before.then(nextTurn, nextTurn).then(list) : list();
     const tail = result.then(
       () => undefined,
       () => undefined,
@@ -145,6 +146,11 @@ export class Cursors {
     for (const cursor of this.lru) if (reads.get(cursor.read) === cursor) return cursor;
     return reads.values().next().value!;
   }
+}
+
+/** Resolves after the event loop's pending I/O was served. */
+function nextTurn(): Promise<void> {
+  return new Promise((resolve) => setImmediate(resolve));
 }
 
 /** The index of the first id after `k` in sorted `ids` (0 without `k`). */

@@ -294,6 +294,18 @@ describe('Cursors', () => {
     expect(most).to.equal(2); // other connections' listings do not wait
   });
 
+  it("serves other connections' I/O between one connection's queued listings", async () => {
+    const cursors = new Cursors();
+    const order: string[] = [];
+    const queued = [...Array(3)].map(() => cursors.listing(conn(), async () => void order.push('other')));
+    const a = conn();
+    const all = Promise.all([...Array(3)].map(() => cursors.listing(a, async () => void order.push('list'))));
+    setImmediate(() => order.push('io'));
+    await Promise.all([all, ...queued]);
+    expect(order.indexOf('io')).to.be.at.least(0);
+    expect(order.indexOf('io')).to.be.below(order.lastIndexOf('list'));
+  });
+
   it('ends a cursor left idle', async () => {
     const cursors = new Cursors(1_000, 1);
     const c = conn();
