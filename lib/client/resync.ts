@@ -39,7 +39,8 @@ export class HeldVersions {
 
   /**
    * The request for the page after `cursor` (exclusive; undefined: from the start): the held versions
-   * after it, the first `perPage` of them (fewer when they pass `perPageBytes`); `t` (the page ends at that id) when more held ids follow.
+   * after it, the first `perPage` of them (fewer when they pass `perPageBytes`); `t` (the page ends
+   * at that id) when more held ids follow.
    */
   page(cursor: Id | undefined): SubPage {
     const from = cursor === undefined ? 0 : this.after(cursor);
