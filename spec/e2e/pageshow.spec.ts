@@ -48,12 +48,16 @@ describe('client in Chromium: back/forward', () => {
     await new Promise<void>((resolve) => http!.listen(0, '127.0.0.1', resolve));
     url = `http://127.0.0.1:${(http.address() as AddressInfo).port}/`;
   });
+  /** The pages of the test, closed (with their clients) before its server. */
+  const opened: Page[] = [];
   afterEach(async () => {
+    for (const page of opened.splice(0)) await page.context().close();
     await sync?.close();
   });
 
   it('reconnects when the page comes back from the back/forward cache', async () => {
     const { page, errors } = await openPage(browser!, url);
+    opened.push(page);
     await page.waitForFunction(() => (window as any).client.status.state === 'connected');
     const marker = await page.evaluate(() => (window as any).marker);
     await page.goto(`${url}other`);
@@ -71,6 +75,7 @@ describe('client in Chromium: back/forward', () => {
 
   it('a closed client does not come back on pageshow', async () => {
     const { page } = await openPage(browser!, url);
+    opened.push(page);
     await page.waitForFunction(() => (window as any).client.status.state === 'connected');
     await page.evaluate(() => (window as any).client.close());
     await page.goto(`${url}other`);
