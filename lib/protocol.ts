@@ -393,6 +393,18 @@ export function compareIds(a: Id, b: Id): number {
   return x < y ? -1 : x > y ? 1 : 0;
 }
 
+/** The index of the first entry whose id comes after `k` in `sorted` (sorted by `compareIds`). */
+export function indexAfter<T>(sorted: readonly T[], k: Id, idOf: (entry: T) => Id): number {
+  let lo = 0;
+  let hi = sorted.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (compareIds(idOf(sorted[mid]!), k) <= 0) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
 /** Checks an id: a non-empty string of bounded length that is not a forbidden key, or a safe integer >= 0. */
 export function isValidId(x: unknown, maxIdLength = DEFAULT_LIMITS.maxIdLength): x is Id {
   if (typeof x === 'string') return x.length > 0 && x.length <= maxIdLength && !FORBIDDEN_KEYS.has(x);

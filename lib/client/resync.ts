@@ -3,7 +3,7 @@
  * order (`compareIds`), at most `HELD_PER_PAGE` and about `HELD_BYTES_PER_PAGE` per request, and
  * follows the server's cursor until both it and its own chunks are done. See PROTOCOL.md, "sub".
  */
-import { compareIds, type Id } from '../protocol.js';
+import { compareIds, indexAfter, type Id } from '../protocol.js';
 
 /** Most held versions in one `sub` request (the server's `maxIdsPerRequest` is larger). */
 export const HELD_PER_PAGE = 5_000;
@@ -43,7 +43,7 @@ export class HeldVersions {
    * at that id) when more held ids follow.
    */
   page(cursor: Id | undefined): SubPage {
-    const from = cursor === undefined ? 0 : this.after(cursor);
+    const from = cursor === undefined ? 0 : indexAfter(this.held, cursor, ([id]) => id);
     let to = from;
     for (let bytes = 0; to < this.held.length && to - from < this.perPage; to++) {
       const [id, v] = this.held[to];
@@ -55,18 +55,6 @@ export class HeldVersions {
     if (cursor !== undefined) page.k = cursor;
     if (to < this.held.length) page.t = page.h[page.h.length - 1][0];
     return page;
-  }
-
-  /** The index of the first held id after `cursor` (binary search). */
-  private after(cursor: Id): number {
-    let lo = 0;
-    let hi = this.held.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (compareIds(this.held[mid][0], cursor) <= 0) lo = mid + 1;
-      else hi = mid;
-    }
-    return lo;
   }
 }
 

@@ -21,7 +21,7 @@
  * A page that finds no cursor (dropped or ended) lists again: slower, the same answer.
  */
 import type { Id } from '../protocol.js';
-import { compareIds } from '../protocol.js';
+import { compareIds, indexAfter } from '../protocol.js';
 import type { Connection } from '../transport.js';
 
 /** A cursor unused this long ends (ms). */
@@ -155,13 +155,5 @@ function nextTurn(): Promise<void> {
 
 /** The index of the first id after `k` in sorted `ids` (0 without `k`). */
 export function after(ids: Id[], k: Id | undefined): number {
-  if (k === undefined) return 0;
-  let lo = 0;
-  let hi = ids.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (compareIds(ids[mid]!, k) <= 0) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
+  return k === undefined ? 0 : indexAfter(ids, k, (id) => id);
 }

@@ -9,6 +9,7 @@ import { MemoryStore, type Handlers } from '../../../lib/index.js';
 import type { Id, StoredObject } from '../../../lib/protocol.js';
 import { PAGE_RECORDS } from '../../../lib/server/reads.js';
 import { cleanup, connectClient, startServer, waitUntil, type Running } from '../../support/harness.js';
+import type { Socket } from 'socket.io-client';
 import { ask, closeRaws, connectRaw } from '../../support/raw.js';
 import { Cursors } from '../../../lib/server/cursors.js';
 import type { Connection } from '../../../lib/transport.js';
@@ -39,6 +40,19 @@ async function fill(store: MemoryStore, count: number): Promise<void> {
 /** How many bytes (estimated) the server's cursors keep now (the engine's own counter). */
 function cursorBytes(server: Running): number {
   return (server.sync as unknown as { reads: { cursors: Cursors } }).reads.cursors.size;
+}
+
+/** Asks for every page of a read (`first`, then with the answer's `k`); resolves with those `k`s. */
+async function readAll(socket: Socket, event: 'list' | 'sub', first: object): Promise<Id[]> {
+  const cursors: Id[] = [];
+  let k: Id | undefined;
+  do {
+    const page = await ask(socket, event, k === undefined ? first : { ...first, k });
+    expect(page.error, event).to.equal(undefined);
+    k = page.k;
+    if (k !== undefined) cursors.push(k);
+  } while (k !== undefined);
+  return cursors;
 }
 
 describe('paged reads', () => {
@@ -138,17 +152,10 @@ describe('paged reads', () => {
     server.sync.collection('big', store);
     const socket = await connectRaw(server);
     // A whole resync: the cursor is gone with its last page.
-    let k: Id | undefined;
-    do {
-      const page = await ask(socket, 'sub', k === undefined ? { c: 'big', h: [] } : { c: 'big', h: [], k });
-      k = page.k;
-    } while (k !== undefined);
+    await readAll(socket, 'sub', { c: 'big', h: [] });
     expect(cursorBytes(server)).to.equal(0);
     // A whole listing: the same.
-    do {
-      const page = await ask(socket, 'list', k === undefined ? { c: 'big' } : { c: 'big', k });
-      k = page.k;
-    } while (k !== undefined);
+    await readAll(socket, 'list', { c: 'big' });
     expect(cursorBytes(server)).to.equal(0);
     // A resync left after its first page: unsub ends it.
     expect((await ask(socket, 'sub', { c: 'big', h: [] })).k).to.not.equal(undefined);
@@ -215,14 +222,7 @@ describe('paged reads', () => {
       ['list', { c: 'docs' }],
       ['sub', { c: 'docs', h: [] }],
     ] as const) {
-      let k: Id | undefined;
-      const seen: Id[] = [];
-      do {
-        const page = await ask(socket, event, k === undefined ? first : { ...first, k });
-        expect(page.error, event).to.equal(undefined);
-        k = page.k;
-        if (k !== undefined) seen.push(k);
-      } while (k !== undefined);
+      const seen = await readAll(socket, event, first);
       expect(seen.length, event).to.be.greaterThan(0);
       expect(seen, event).to.not.include(secret);
     }
